@@ -1,0 +1,127 @@
+"""The Clock protocol, the production WallClock, and the shared ``every`` ticker."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator
+from typing import Final, Literal, Protocol, Self, final, runtime_checkable
+
+import anyio
+
+from ._validate import is_number
+
+__all__ = ["Clock", "Ticks", "WallClock", "seconds_to_ns"]
+
+NS_PER_SECOND: Final = 1_000_000_000
+
+First = Literal["after", "now"]
+
+
+def seconds_to_ns(seconds: float, what: str) -> int:
+    """Convert seconds to whole nanoseconds; non-finite values get a ValueError naming ``what``."""
+    if not is_number(seconds):
+        raise TypeError(f"{what} must be a number of seconds, not {type(seconds).__name__}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"{what} must be a finite number of seconds, got {seconds!r}")
+    return round(seconds * NS_PER_SECOND)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """Where daemons read the time and sleep. Swap WallClock for SimClock in tests."""
+
+    def now(self) -> float:
+        """Current time in seconds (monotonic; the epoch is the clock's own)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``; ``<= 0`` is a single checkpoint."""
+        ...
+
+    async def wait_until(self, deadline: float) -> None:
+        """Sleep until ``now() >= deadline``; a past deadline is a single checkpoint."""
+        ...
+
+    def every(self, period: float, *, first: First = "after") -> AsyncIterator[float]:
+        """Yield tick times ``start + k * period``; missed ticks are skipped."""
+        ...
+
+
+class _NsClock(Protocol):
+    """What :class:`Ticks` needs: the time and a sleep, in integer nanoseconds."""
+
+    def now_ns(self) -> int: ...
+
+    async def sleep_until_ns(self, deadline_ns: int) -> None: ...
+
+
+@final
+class Ticks(AsyncIterator[float]):
+    """Async iterator of tick times, computed as ``start + k * period`` in integer ns.
+
+    Multiplying instead of adding keeps the k-th tick exact however long it runs. A
+    consumer that falls behind resumes at the first tick not yet past: missed ticks
+    are skipped, never delivered in a burst.
+    """
+
+    __slots__ = ("_clock", "_k", "_period_ns", "_start_ns")
+
+    def __init__(self, clock: _NsClock, period: float, first: First) -> None:
+        period_ns = seconds_to_ns(period, "every() period")
+        if period_ns <= 0:
+            raise ValueError(f"every() period must be > 0 seconds, got {period!r}")
+        if first not in ("after", "now"):
+            raise ValueError(f"every() first must be 'after' or 'now', got {first!r}")
+        self._clock = clock
+        self._period_ns = period_ns
+        self._start_ns = clock.now_ns()
+        self._k = 0 if first == "now" else 1
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> float:
+        now_ns = self._clock.now_ns()
+        deadline = self._start_ns + self._k * self._period_ns
+        if deadline < now_ns:
+            # Fell behind: skip to the first tick at or after now (ceil division).
+            self._k = -((self._start_ns - now_ns) // self._period_ns)
+            deadline = self._start_ns + self._k * self._period_ns
+        self._k += 1
+        await self._clock.sleep_until_ns(deadline)
+        return deadline / NS_PER_SECOND
+
+
+@final
+class WallClock:
+    """Real monotonic time; sleeps through anyio, so it runs on asyncio and trio."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "WallClock()"
+
+    def now(self) -> float:
+        """Seconds from :func:`time.monotonic`."""
+        return time.monotonic()
+
+    def now_ns(self) -> int:
+        """Nanoseconds from :func:`time.monotonic_ns` (the ticker's time base)."""
+        return time.monotonic_ns()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` of real time; ``<= 0`` is one checkpoint."""
+        await anyio.sleep(max(seconds, 0.0))  # noqa: TID251 - the one real sleep
+
+    async def wait_until(self, deadline: float) -> None:
+        """Sleep until the monotonic clock reaches ``deadline``."""
+        await self.sleep(deadline - time.monotonic())
+
+    async def sleep_until_ns(self, deadline_ns: int) -> None:
+        """Sleep until the monotonic clock reaches ``deadline_ns`` nanoseconds."""
+        await self.sleep((deadline_ns - time.monotonic_ns()) / NS_PER_SECOND)
+
+    def every(self, period: float, *, first: First = "after") -> Ticks:
+        """Tick every ``period`` seconds of real time (see :class:`Ticks`)."""
+        return Ticks(self, period, first)

@@ -1,0 +1,104 @@
+"""``tickwork.run``: the one-liner for a program whose root is a Supervisor."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+from collections.abc import Callable, Iterable
+from typing import Final, Literal
+
+import anyio
+import anyio.abc
+
+from ._clock import Clock
+from ._daemon import Daemon
+from ._exceptions import DaemonError, OnError
+from ._supervisor import RestartPolicy, Supervisor
+from ._validate import is_instance
+
+__all__ = ["EXIT_FAILURE", "EXIT_OK", "load_daemons", "run"]
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+# Shell convention: 128 + signal number.
+_SIGNAL_EXIT: Final = {signal.SIGINT: 128 + signal.SIGINT, signal.SIGTERM: 128 + signal.SIGTERM}
+
+_log = logging.getLogger("tickwork")
+
+
+def run(
+    *daemons: Daemon,
+    clock: Clock | None = None,
+    on_error: OnError = "shutdown",
+    restart: RestartPolicy | None = None,
+    backend: Literal["asyncio", "trio"] = "asyncio",
+    grace: float = 5.0,
+) -> int:
+    """Run ``daemons`` under one Supervisor until they end; return a process exit code.
+
+    0 when every daemon returned, 1 when one failed under "shutdown", 130 / 143 after
+    SIGINT / SIGTERM (which stop the supervisor with ``grace``; a second signal cancels
+    at once). Use as ``raise SystemExit(tickwork.run(MyDaemon()))``.
+    """
+    if backend not in ("asyncio", "trio"):
+        raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
+    if not daemons:
+        raise ValueError("tickwork.run() needs at least one Daemon")
+    supervisor = Supervisor(clock=clock, on_error=on_error, restart=restart)
+    for daemon in daemons:
+        supervisor.add(daemon)
+    return anyio.run(_main, supervisor, grace, backend=backend)
+
+
+async def _main(supervisor: Supervisor, grace: float) -> int:
+    received: list[int] = []
+    failed = False
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_watch_signals, supervisor, grace, received, tg)
+            async with supervisor:
+                pass  # leaving the block waits for every daemon
+            tg.cancel_scope.cancel()
+    except* DaemonError as group:
+        for exc in group.exceptions:
+            _log.error("%s", exc, exc_info=exc)
+        failed = True
+    if failed:
+        return EXIT_FAILURE
+    if received:
+        return _SIGNAL_EXIT.get(signal.Signals(received[0]), EXIT_FAILURE)
+    return EXIT_OK
+
+
+async def _watch_signals(
+    supervisor: Supervisor, grace: float, received: list[int], tg: anyio.abc.TaskGroup
+) -> None:
+    """First SIGINT/SIGTERM: stop with ``grace``. Second: cancel everything at once."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            received.append(signum)
+            if len(received) > 1:
+                _log.warning("second signal: cancelling all daemons now")
+                tg.cancel_scope.cancel()
+                return
+            _log.info("received %s; stopping (grace %.1fs)", signal.Signals(signum).name, grace)
+            tg.start_soon(supervisor.stop, grace)
+
+
+def load_daemons(spec: str) -> list[Daemon]:
+    """Import ``package.module:factory`` and call it; it returns a Daemon or a list of them."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"expected 'package.module:factory', got {spec!r}")
+    module = importlib.import_module(module_name)
+    try:
+        factory: Callable[[], Daemon | Iterable[Daemon]] = getattr(module, attr)
+    except AttributeError:
+        raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
+    made = factory()
+    found = [made] if isinstance(made, Daemon) else list(made)
+    for item in found:
+        if not is_instance(item, Daemon):
+            raise TypeError(f"{spec} returned {item!r}; a factory must return Daemons")
+    return found

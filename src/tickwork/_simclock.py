@@ -1,0 +1,324 @@
+"""SimClock: virtual time that moves only when a test drives it, settled by quiescence.
+
+Sleepers sit in a heap keyed ``(deadline_ns, registration seq)``. ``advance`` wakes
+them one at a time, and before each wake (and before returning) waits until the whole
+program is quiescent: every task blocked and no outside work (``busy()``) in flight.
+
+How quiescence is observed (ADR 0002):
+
+* trio: ``trio.testing.wait_all_tasks_blocked()``, which the scheduler answers
+  exactly, I/O included.
+* asyncio: a probe callback that reads whether the event loop's ready queue is empty.
+  A first empty reading is confirmed one loop pass later, after the loop has polled
+  its selector, so data already sitting on a socket counts as work. The probe itself
+  wakes the next sleeper, so a wake costs the woken task's own pass plus one empty
+  pass, and no task switch back to the driver.
+* Event loops without an observable ready queue (e.g. uvloop) fall back to
+  ``settle_rounds`` consecutive probe passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Generator
+from contextlib import contextmanager
+from typing import Any, Final, ParamSpec, TypeVar, final
+
+import anyio.lowlevel
+import anyio.to_thread
+
+from ._clock import NS_PER_SECOND, First, Ticks, seconds_to_ns
+from ._park import Waiter, current_backend
+from ._validate import is_int
+
+__all__ = ["SimClock"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+COMPACT_MIN: Final = 64
+"""Cancelled heap entries tolerated before compaction is even considered.
+
+Cancelled sleepers are deleted lazily; once they outnumber the live ones (and there
+are at least this many) the heap is rebuilt, so compaction is amortised O(1) per
+cancellation and a cancelled sleeper never slows later advances for long.
+"""
+
+_Entry = list[Any]  # [deadline_ns, seq, Waiter | None]
+
+
+def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
+    """The loop's queue of runnable callbacks, or None where it cannot be observed.
+
+    asyncio offers no public idleness check. CPython's BaseEventLoop keeps its ready
+    callbacks in ``_ready`` (since 3.4); we only ever read its length. A canary test
+    (tests/test_simclock_settle.py) fails loudly if that changes.
+    """
+    return getattr(loop, "_ready", None)
+
+
+@final
+class _AsyncioProbe:
+    """The asyncio settle/advance engine: a callback that re-arms itself each loop pass.
+
+    It owns no clock state: the clock hands it ``step`` (wake the next due sleeper,
+    or finish and return False), ``is_busy`` and its ``settle_rounds`` fallback.
+    """
+
+    __slots__ = (
+        "_confirmed",
+        "_done",
+        "_is_busy",
+        "_loop",
+        "_quiet_rounds",
+        "_ready",
+        "_rounds",
+        "_step",
+    )
+
+    def __init__(
+        self, step: Callable[[], bool], is_busy: Callable[[], bool], settle_rounds: int
+    ) -> None:
+        self._step = step
+        self._is_busy = is_busy
+        self._rounds = settle_rounds
+        self._loop = asyncio.get_running_loop()
+        self._ready = _loop_ready_queue(self._loop)
+        self._done: asyncio.Future[None] = self._loop.create_future()
+        self._confirmed = False
+        self._quiet_rounds = 0
+
+    async def run(self) -> None:
+        self._loop.call_soon(self.probe)
+        await self._done
+
+    def _is_quiet(self) -> bool:
+        if self._ready is None:
+            self._quiet_rounds += 1
+            if self._quiet_rounds < self._rounds:
+                return False
+            self._quiet_rounds = 0
+            return True
+        if self._ready:
+            self._confirmed = False
+            return False
+        if not self._confirmed:
+            # Look once more after the loop's next selector poll.
+            self._confirmed = True
+            return False
+        self._confirmed = False
+        return True
+
+    def probe(self) -> None:
+        if self._done.done():
+            return
+        if self._is_busy():
+            return  # rearm() is called when the outside work ends
+        if not self._is_quiet() or self._step():
+            self._loop.call_soon(self.probe)
+            return
+        self._done.set_result(None)
+
+    def rearm(self) -> None:
+        if not self._done.done():
+            self._loop.call_soon(self.probe)
+
+
+@final
+class SimClock:
+    """Virtual time for tests: it moves only when ``advance`` or ``advance_to`` is awaited.
+
+    Time is kept as integer nanoseconds, so sums of sleeps are exact; ``now()`` returns
+    float seconds. Sleepers wake in ``(deadline, registration order)`` order, and the
+    program settles (every task blocked) before each wake and before ``advance``
+    returns. See docs/concepts.md, "SimClock".
+    """
+
+    __slots__ = (
+        "_advancing",
+        "_busy",
+        "_busy_zero",
+        "_cancelled",
+        "_heap",
+        "_live",
+        "_now_ns",
+        "_probe",
+        "_seq",
+        "settle_rounds",
+    )
+
+    def __init__(self, t0: float = 0.0, *, settle_rounds: int = 8) -> None:
+        if not is_int(settle_rounds):
+            raise TypeError(f"settle_rounds must be an int, not {type(settle_rounds).__name__}")
+        if settle_rounds < 1:
+            raise ValueError(f"settle_rounds must be >= 1, got {settle_rounds}")
+        self._now_ns = seconds_to_ns(t0, "SimClock t0")
+        self.settle_rounds: int = settle_rounds
+        self._heap: list[_Entry] = []
+        self._seq = itertools.count()
+        self._live = 0
+        self._cancelled = 0
+        self._busy = 0
+        self._busy_zero: list[Callable[[], object]] = []
+        self._advancing = False
+        self._probe: _AsyncioProbe | None = None
+
+    def __repr__(self) -> str:
+        return f"SimClock(now={self.now()!r}, pending={self._live})"
+
+    # -- reading the time -------------------------------------------------------
+
+    def now(self) -> float:
+        """Current virtual time in seconds."""
+        return self._now_ns / NS_PER_SECOND
+
+    def now_ns(self) -> int:
+        """Current virtual time in integer nanoseconds."""
+        return self._now_ns
+
+    @property
+    def next_deadline(self) -> float | None:
+        """Deadline of the earliest live sleeper, or None when nobody sleeps."""
+        heap = self._heap
+        while heap and heap[0][2] is None:
+            heapq.heappop(heap)
+            self._cancelled -= 1
+        return heap[0][0] / NS_PER_SECOND if heap else None
+
+    @property
+    def pending(self) -> int:
+        """Number of live (not cancelled, not yet woken) sleepers."""
+        return self._live
+
+    # -- sleeping ----------------------------------------------------------------
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` of virtual time; ``<= 0`` is one checkpoint."""
+        await self.sleep_until_ns(self._now_ns + seconds_to_ns(seconds, "sleep seconds"))
+
+    async def wait_until(self, deadline: float) -> None:
+        """Sleep until virtual time reaches ``deadline``; a past one is one checkpoint."""
+        await self.sleep_until_ns(seconds_to_ns(deadline, "wait_until deadline"))
+
+    async def sleep_until_ns(self, deadline_ns: int) -> None:
+        """Sleep until virtual time reaches ``deadline_ns`` nanoseconds."""
+        if deadline_ns <= self._now_ns:
+            await anyio.lowlevel.checkpoint()
+            return
+        waiter = Waiter()
+        entry: _Entry = [deadline_ns, next(self._seq), waiter]
+        heapq.heappush(self._heap, entry)
+        self._live += 1
+
+        def abort() -> None:
+            if entry[2] is not None:
+                entry[2] = None
+                self._live -= 1
+                self._cancelled += 1
+                if self._cancelled >= COMPACT_MIN and self._cancelled > self._live:
+                    self._compact()
+
+        await waiter.park(abort)
+
+    def every(self, period: float, *, first: First = "after") -> Ticks:
+        """Tick every ``period`` virtual seconds; the k-th tick is exactly ``start + k*period``."""
+        return Ticks(self, period, first)
+
+    # -- outside work ------------------------------------------------------------
+
+    @contextmanager
+    def busy(self) -> Generator[None]:
+        """Hold virtual time still while outside work (a thread, real I/O) is in flight."""
+        self._busy += 1
+        try:
+            yield
+        finally:
+            self._busy -= 1
+            if not self._busy:
+                callbacks, self._busy_zero = self._busy_zero, []
+                for callback in callbacks:
+                    callback()
+                if self._probe is not None:
+                    self._probe.rearm()
+
+    async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``fn`` in a worker thread; virtual time does not move until it returns."""
+        with self.busy():
+            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+    # -- driving -----------------------------------------------------------------
+
+    async def advance(self, dt: float) -> None:
+        """Move virtual time forward by ``dt`` seconds, waking sleepers in order."""
+        dt_ns = seconds_to_ns(dt, "advance dt")
+        if dt_ns < 0:
+            raise ValueError(f"advance() needs dt >= 0 (time never goes back), got {dt!r}")
+        await self._drive(self._now_ns + dt_ns)
+
+    async def advance_to(self, t: float) -> None:
+        """Move virtual time forward to ``t``; a past ``t`` only settles the program."""
+        await self._drive(max(self._now_ns, seconds_to_ns(t, "advance_to t")))
+
+    async def run_until_idle(self) -> None:
+        """Let every runnable task run until all are blocked, without moving time."""
+        await self._drive(self._now_ns)
+
+    async def _drive(self, target_ns: int) -> None:
+        if self._advancing:
+            raise RuntimeError(
+                "SimClock is already being advanced by another task; drive a clock from "
+                "one task at a time"
+            )
+        self._advancing = True
+        try:
+            if current_backend() == "trio":
+                await self._drive_trio(target_ns)
+            else:
+                self._probe = _AsyncioProbe(
+                    lambda: self._step(target_ns), lambda: self._busy > 0, self.settle_rounds
+                )
+                await self._probe.run()
+        finally:
+            self._advancing = False
+            self._probe = None
+
+    async def _drive_trio(self, target_ns: int) -> None:
+        import trio
+        import trio.testing
+
+        while True:
+            while self._busy:
+                event = trio.Event()
+                self._busy_zero.append(event.set)
+                await event.wait()
+            await trio.testing.wait_all_tasks_blocked()
+            if not self._busy and not self._step(target_ns):
+                return
+
+    def _step(self, target_ns: int) -> bool:
+        """Wake the earliest live sleeper due by ``target_ns``.
+
+        Returns False, with the time moved to ``target_ns``, when none is left.
+        """
+        heap = self._heap
+        while heap and heap[0][0] <= target_ns:
+            entry = heapq.heappop(heap)
+            waiter: Waiter | None = entry[2]
+            if waiter is None:
+                self._cancelled -= 1
+                continue
+            entry[2] = None
+            self._live -= 1
+            self._now_ns = entry[0]
+            if waiter.wake():
+                return True
+            # asyncio: cancelled but not yet resumed; it will not run its abort now.
+        self._now_ns = max(self._now_ns, target_ns)
+        return False
+
+    def _compact(self) -> None:
+        self._heap = [entry for entry in self._heap if entry[2] is not None]
+        heapq.heapify(self._heap)
+        self._cancelled = 0

@@ -1,0 +1,1 @@
+"""Shared fixtures. Backends come from the tickwork pytest plugin (tickwork_backends)."""
