@@ -7,6 +7,7 @@ three-hook :class:`Daemon` (or ``@daemon``) and the :class:`Supervisor` that run
 
 from __future__ import annotations
 
+from ._channel import FAIRNESS_INTERVAL as FAIRNESS_INTERVAL
 from ._channel import Channel as Channel
 from ._channel import ChannelStats as ChannelStats
 from ._channel import MemoryReceiveStream as MemoryReceiveStream
@@ -54,6 +55,7 @@ __all__ = [
     "DaemonHealth",
     "DaemonState",
     "EndOfStream",
+    "FAIRNESS_INTERVAL",
     "MemoryReceiveStream",
     "MemorySendStream",
     "OnError",

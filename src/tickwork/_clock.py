@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Final, Literal, Protocol, Self, final, runtime_checkable
 
 import anyio
@@ -20,6 +20,12 @@ First = Literal["after", "now"]
 
 def seconds_to_ns(seconds: float, what: str) -> int:
     """Convert seconds to whole nanoseconds; non-finite values get a ValueError naming ``what``."""
+    kind = type(seconds)
+    if kind is float:
+        if seconds - seconds == 0.0:  # finite: inf - inf and nan - nan are nan
+            return round(seconds * NS_PER_SECOND)
+    elif kind is int:
+        return int(seconds) * NS_PER_SECOND
     if not is_number(seconds):
         raise TypeError(f"{what} must be a number of seconds, not {type(seconds).__name__}")
     if not math.isfinite(seconds):
@@ -35,16 +41,16 @@ class Clock(Protocol):
         """Current time in seconds (monotonic; the epoch is the clock's own)."""
         ...
 
-    async def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> Awaitable[None]:
         """Sleep ``seconds``; ``<= 0`` is a single checkpoint."""
         ...
 
-    async def wait_until(self, deadline: float) -> None:
+    def wait_until(self, deadline: float) -> Awaitable[None]:
         """Sleep until ``now() >= deadline``; a past deadline is a single checkpoint."""
         ...
 
     def every(self, period: float, *, first: First = "after") -> AsyncIterator[float]:
-        """Yield tick times ``start + k * period``; missed ticks are skipped."""
+        """Yield tick times ``start + k * period``; a late consumer gets the latest due one."""
         ...
 
 
@@ -61,8 +67,8 @@ class Ticks(AsyncIterator[float]):
     """Async iterator of tick times, computed as ``start + k * period`` in integer ns.
 
     Multiplying instead of adding keeps the k-th tick exact however long it runs. A
-    consumer that falls behind resumes at the first tick not yet past: missed ticks
-    are skipped, never delivered in a burst.
+    consumer that falls behind gets the latest tick already due at once and then the
+    schedule again: missed ticks are skipped, never delivered in a burst.
     """
 
     __slots__ = ("_clock", "_k", "_period_ns", "_start_ns")
@@ -85,8 +91,8 @@ class Ticks(AsyncIterator[float]):
         now_ns = self._clock.now_ns()
         deadline = self._start_ns + self._k * self._period_ns
         if deadline < now_ns:
-            # Fell behind: skip to the first tick at or after now (ceil division).
-            self._k = -((self._start_ns - now_ns) // self._period_ns)
+            # Fell behind: deliver only the latest tick already due, at once.
+            self._k = max(self._k, (now_ns - self._start_ns) // self._period_ns)
             deadline = self._start_ns + self._k * self._period_ns
         self._k += 1
         await self._clock.sleep_until_ns(deadline)

@@ -50,10 +50,7 @@ class Waiter:
         """
         if current_backend() == "trio":
             await self._park_trio(on_abort)
-        else:
-            await self._park_asyncio(on_abort)
-
-    async def _park_asyncio(self, on_abort: Callable[[], object]) -> None:
+            return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._handle = fut
         try:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from contextlib import contextmanager
 from typing import Any, Final, ParamSpec, TypeVar, final
 
@@ -63,8 +63,9 @@ def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
 class _AsyncioProbe:
     """The asyncio settle/advance engine: a callback that re-arms itself each loop pass.
 
-    It owns no clock state: the clock hands it ``step`` (wake the next due sleeper,
-    or finish and return False), ``is_busy`` and its ``settle_rounds`` fallback.
+    It owns no clock state. The clock hands it ``step`` (wake the next due sleeper;
+    False when none is left), ``moves_time`` (whether that step would move the time
+    or finish the drive), ``is_busy`` and the ``settle_rounds`` fallback.
     """
 
     __slots__ = (
@@ -72,6 +73,7 @@ class _AsyncioProbe:
         "_done",
         "_is_busy",
         "_loop",
+        "_moves_time",
         "_quiet_rounds",
         "_ready",
         "_rounds",
@@ -79,9 +81,14 @@ class _AsyncioProbe:
     )
 
     def __init__(
-        self, step: Callable[[], bool], is_busy: Callable[[], bool], settle_rounds: int
+        self,
+        step: Callable[[], bool],
+        moves_time: Callable[[], bool],
+        is_busy: Callable[[], bool],
+        settle_rounds: int,
     ) -> None:
         self._step = step
+        self._moves_time = moves_time
         self._is_busy = is_busy
         self._rounds = settle_rounds
         self._loop = asyncio.get_running_loop()
@@ -104,12 +111,13 @@ class _AsyncioProbe:
         if self._ready:
             self._confirmed = False
             return False
-        if not self._confirmed:
-            # Look once more after the loop's next selector poll.
-            self._confirmed = True
-            return False
-        self._confirmed = False
-        return True
+        if self._confirmed or not self._moves_time():
+            self._confirmed = False
+            return True
+        # Before time moves, look once more after the loop's next selector poll, so
+        # data already waiting on a socket counts as runnable work.
+        self._confirmed = True
+        return False
 
     def probe(self) -> None:
         if self._done.done():
@@ -142,10 +150,12 @@ class SimClock:
         "_busy_zero",
         "_cancelled",
         "_heap",
+        "_idle_waiters",
         "_live",
         "_now_ns",
         "_probe",
         "_seq",
+        "_trio_driving",
         "settle_rounds",
     )
 
@@ -164,6 +174,8 @@ class SimClock:
         self._busy_zero: list[Callable[[], object]] = []
         self._advancing = False
         self._probe: _AsyncioProbe | None = None
+        self._trio_driving = False
+        self._idle_waiters: list[Waiter] = []
 
     def __repr__(self) -> str:
         return f"SimClock(now={self.now()!r}, pending={self._live})"
@@ -181,11 +193,8 @@ class SimClock:
     @property
     def next_deadline(self) -> float | None:
         """Deadline of the earliest live sleeper, or None when nobody sleeps."""
-        heap = self._heap
-        while heap and heap[0][2] is None:
-            heapq.heappop(heap)
-            self._cancelled -= 1
-        return heap[0][0] / NS_PER_SECOND if heap else None
+        entry = self._next_live()
+        return None if entry is None else entry[0] / NS_PER_SECOND
 
     @property
     def pending(self) -> int:
@@ -194,13 +203,14 @@ class SimClock:
 
     # -- sleeping ----------------------------------------------------------------
 
-    async def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
         """Sleep ``seconds`` of virtual time; ``<= 0`` is one checkpoint."""
-        await self.sleep_until_ns(self._now_ns + seconds_to_ns(seconds, "sleep seconds"))
+        # A plain function returning the coroutine saves a frame on the hot path.
+        return self.sleep_until_ns(self._now_ns + seconds_to_ns(seconds, "sleep seconds"))
 
-    async def wait_until(self, deadline: float) -> None:
+    def wait_until(self, deadline: float) -> Coroutine[Any, Any, None]:
         """Sleep until virtual time reaches ``deadline``; a past one is one checkpoint."""
-        await self.sleep_until_ns(seconds_to_ns(deadline, "wait_until deadline"))
+        return self.sleep_until_ns(seconds_to_ns(deadline, "wait_until deadline"))
 
     async def sleep_until_ns(self, deadline_ns: int) -> None:
         """Sleep until virtual time reaches ``deadline_ns`` nanoseconds."""
@@ -220,6 +230,11 @@ class SimClock:
                 if self._cancelled >= COMPACT_MIN and self._cancelled > self._live:
                     self._compact()
 
+        if self._trio_driving and not self._busy and _trio_is_quiet():
+            # trio only: this task is the last runnable one and is about to park, so
+            # the program is quiescent: pass the baton to the next sleeper due at
+            # this same instant instead of a round trip through the driver.
+            self._wake_due(self._now_ns)
         await waiter.park(abort)
 
     def every(self, period: float, *, first: First = "after") -> Ticks:
@@ -262,8 +277,19 @@ class SimClock:
         await self._drive(max(self._now_ns, seconds_to_ns(t, "advance_to t")))
 
     async def run_until_idle(self) -> None:
-        """Let every runnable task run until all are blocked, without moving time."""
-        await self._drive(self._now_ns)
+        """Let every runnable task run until all are blocked, without moving time.
+
+        May be called while another task is advancing the clock; it then returns at
+        the next quiescent point of that advance.
+        """
+        if not self._advancing:
+            await self._drive(self._now_ns)
+        elif current_backend() == "trio":
+            await self._settle_trio()
+        else:
+            waiter = Waiter()
+            self._idle_waiters.append(waiter)
+            await waiter.park(lambda: self._idle_waiters.remove(waiter))
 
     async def _drive(self, target_ns: int) -> None:
         if self._advancing:
@@ -274,17 +300,25 @@ class SimClock:
         self._advancing = True
         try:
             if current_backend() == "trio":
-                await self._drive_trio(target_ns)
+                self._trio_driving = True
+                while True:
+                    await self._settle_trio()
+                    if not self._step(target_ns):
+                        return
             else:
                 self._probe = _AsyncioProbe(
-                    lambda: self._step(target_ns), lambda: self._busy > 0, self.settle_rounds
+                    lambda: self._step(target_ns),
+                    self._moves_time,
+                    lambda: self._busy > 0,
+                    self.settle_rounds,
                 )
                 await self._probe.run()
         finally:
             self._advancing = False
+            self._trio_driving = False
             self._probe = None
 
-    async def _drive_trio(self, target_ns: int) -> None:
+    async def _settle_trio(self) -> None:
         import trio
         import trio.testing
 
@@ -294,27 +328,51 @@ class SimClock:
                 self._busy_zero.append(event.set)
                 await event.wait()
             await trio.testing.wait_all_tasks_blocked()
-            if not self._busy and not self._step(target_ns):
+            if not self._busy:
                 return
 
-    def _step(self, target_ns: int) -> bool:
-        """Wake the earliest live sleeper due by ``target_ns``.
-
-        Returns False, with the time moved to ``target_ns``, when none is left.
-        """
+    def _next_live(self) -> _Entry | None:
+        """The earliest live heap entry (dropping cancelled ones on the way), or None."""
         heap = self._heap
-        while heap and heap[0][0] <= target_ns:
-            entry = heapq.heappop(heap)
-            waiter: Waiter | None = entry[2]
-            if waiter is None:
-                self._cancelled -= 1
-                continue
+        while heap and heap[0][2] is None:
+            heapq.heappop(heap)
+            self._cancelled -= 1
+        return heap[0] if heap else None
+
+    def _moves_time(self) -> bool:
+        """Whether the next step would move the time (or end the drive)."""
+        if self._idle_waiters:
+            return False
+        entry = self._next_live()
+        return entry is None or entry[0] != self._now_ns
+
+    def _wake_due(self, target_ns: int) -> bool:
+        """Wake the earliest live sleeper due by ``target_ns``; False if there is none."""
+        while True:
+            entry = self._next_live()
+            if entry is None or entry[0] > target_ns:
+                return False
+            heapq.heappop(self._heap)
+            waiter: Waiter = entry[2]
             entry[2] = None
             self._live -= 1
             self._now_ns = entry[0]
             if waiter.wake():
                 return True
-            # asyncio: cancelled but not yet resumed; it will not run its abort now.
+            # asyncio: cancelled but not yet resumed; its abort will find it gone.
+
+    def _step(self, target_ns: int) -> bool:
+        """At a quiescent point: release idle waiters, else wake the next due sleeper.
+
+        Returns False, with the time moved to ``target_ns``, when nothing is left.
+        """
+        if self._idle_waiters:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for waiter in waiters:
+                waiter.wake()
+            return True
+        if self._wake_due(target_ns):
+            return True
         self._now_ns = max(self._now_ns, target_ns)
         return False
 
@@ -322,3 +380,11 @@ class SimClock:
         self._heap = [entry for entry in self._heap if entry[2] is not None]
         heapq.heapify(self._heap)
         self._cancelled = 0
+
+
+def _trio_is_quiet() -> bool:
+    """True when no trio task is queued to run and no thread callback is pending."""
+    import trio
+
+    stats = trio.lowlevel.current_statistics()
+    return stats.tasks_runnable == 0 and stats.run_sync_soon_queue_size == 0
