@@ -1,1 +1,3 @@
-"""Shared fixtures. Backends come from the tickwork pytest plugin (tickwork_backends)."""
+"""Shared configuration. Backends come from the tickwork pytest plugin (tickwork_backends)."""
+
+pytest_plugins = ["pytester"]

@@ -27,6 +27,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Reject an unknown backend name before any test is collected."""
+    _backends(config)
+
+
 def _backends(config: pytest.Config) -> list[str]:
     backends: list[str] = list(config.getini(_INI))
     unknown = [b for b in backends if b not in _KNOWN]
