@@ -321,6 +321,25 @@ async def test_sleep_non_positive_and_past_deadline_are_checkpoints() -> None:
     assert clock.now() == 5.0
 
 
+async def test_infinite_sleep_never_wakes_and_is_not_pending() -> None:
+    clock = SimClock()
+    outcome: list[str] = []
+
+    async def forever() -> None:
+        try:
+            await clock.sleep(math.inf)
+        finally:
+            outcome.append("cancelled")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(forever)
+        tg.start_soon(clock.wait_until, math.inf)
+        await clock.advance(1e9)
+        assert (outcome, clock.pending) == ([], 0)
+        tg.cancel_scope.cancel()
+    assert outcome == ["cancelled"]
+
+
 async def test_wait_until_wakes_at_the_deadline() -> None:
     clock = SimClock()
     woke: list[float] = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 from collections.abc import Callable, Coroutine, Generator
 from contextlib import contextmanager
 from typing import Any, Final, ParamSpec, TypeVar, final
@@ -204,12 +205,16 @@ class SimClock:
     # -- sleeping ----------------------------------------------------------------
 
     def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
-        """Sleep ``seconds`` of virtual time; ``<= 0`` is one checkpoint."""
+        """Sleep ``seconds`` of virtual time; ``<= 0`` is one checkpoint, ``inf`` forever."""
         # A plain function returning the coroutine saves a frame on the hot path.
+        if seconds == math.inf:
+            return anyio.sleep_forever()
         return self.sleep_until_ns(self._now_ns + seconds_to_ns(seconds, "sleep seconds"))
 
     def wait_until(self, deadline: float) -> Coroutine[Any, Any, None]:
         """Sleep until virtual time reaches ``deadline``; a past one is one checkpoint."""
+        if deadline == math.inf:
+            return anyio.sleep_forever()
         return self.sleep_until_ns(seconds_to_ns(deadline, "wait_until deadline"))
 
     async def sleep_until_ns(self, deadline_ns: int) -> None:
