@@ -381,6 +381,49 @@ async def test_concurrent_advance_is_an_error() -> None:
     assert clock.now() == 5.0
 
 
+async def test_two_clocks_advanced_at_once_both_settle() -> None:
+    """A nested supervisor's clock driven while the outer clock advances (ADR 0002)."""
+    outer, inner = SimClock(), SimClock()
+    log: list[tuple[str, float]] = []
+
+    async def inner_sleeper() -> None:
+        await inner.sleep(3.0)
+        log.append(("inner woke", inner.now()))
+
+    async def nested_driver() -> None:
+        await outer.sleep(1.0)
+        await inner.advance(5.0)
+        log.append(("inner advanced", outer.now()))
+
+    async def outer_sleeper() -> None:
+        await outer.sleep(1.5)
+        log.append(("outer woke", outer.now()))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(inner_sleeper)
+        tg.start_soon(nested_driver)
+        tg.start_soon(outer_sleeper)
+        with anyio.fail_after(10):  # a hang here is the bug this test pins
+            await outer.advance(2.0)
+    assert log == [("inner woke", 3.0), ("inner advanced", 1.0), ("outer woke", 1.5)]
+    assert (outer.now(), inner.now()) == (2.0, 5.0)
+
+
+async def test_run_until_idle_joins_an_advance_in_progress() -> None:
+    clock = SimClock()
+    seen: list[float] = []
+
+    async def joiner() -> None:
+        await clock.sleep(1.0)
+        await clock.run_until_idle()  # must not raise while the test task advances
+        seen.append(clock.now())
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(joiner)
+        await clock.advance(3.0)
+    assert seen == [1.0]
+
+
 async def test_cancelled_advance_leaves_the_clock_usable() -> None:
     clock = SimClock()
     woke: list[float] = []

@@ -48,6 +48,21 @@ def child_logger(parent: logging.Logger, name: str) -> logging.Logger:
     name: it is garbage once the daemon ends. Configure handlers and levels on the
     parent (the supervisor's logger); the child inherits them.
     """
-    logger = logging.Logger(f"{parent.name}.{name}")
+    logger = _ChildLogger(f"{parent.name}.{name}")
     logger.parent = parent
     return logger
+
+
+@final
+class _ChildLogger(logging.Logger):
+    """A Logger outside the manager's registry, so it must not cache ``isEnabledFor``.
+
+    ``Logger.setLevel`` and ``logging.disable`` clear the level caches of registered
+    loggers only; a cached answer here would ignore a later level change on the parent.
+    """
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's spelling
+        """Decide from the current levels every time (no cache to go stale)."""
+        if self.disabled or self.manager.disable >= level:
+            return False
+        return level >= self.getEffectiveLevel()

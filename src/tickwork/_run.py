@@ -56,12 +56,13 @@ async def _main(supervisor: Supervisor, grace: float) -> int:
     failed = False
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_watch_signals, supervisor, grace, received, tg)
+            # start(), not start_soon(): the handlers are in place before any daemon runs
+            await tg.start(_watch_signals, supervisor, grace, received, tg)
             async with supervisor:
                 pass  # leaving the block waits for every daemon
             tg.cancel_scope.cancel()
     except* DaemonError as group:
-        for exc in group.exceptions:
+        for exc in _leaves(group):
             _log.error("%s", exc, exc_info=exc)
         failed = True
     if failed:
@@ -71,11 +72,28 @@ async def _main(supervisor: Supervisor, grace: float) -> int:
     return EXIT_OK
 
 
+def _leaves(group: BaseExceptionGroup[DaemonError]) -> list[DaemonError]:
+    """The DaemonErrors in ``group``, unnested (the supervisor's group sits inside ours)."""
+    found: list[DaemonError] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            found.extend(_leaves(exc))
+        else:
+            found.append(exc)
+    return found
+
+
 async def _watch_signals(
-    supervisor: Supervisor, grace: float, received: list[int], tg: anyio.abc.TaskGroup
+    supervisor: Supervisor,
+    grace: float,
+    received: list[int],
+    tg: anyio.abc.TaskGroup,
+    *,
+    task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """First SIGINT/SIGTERM: stop with ``grace``. Second: cancel everything at once."""
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for signum in signals:
             received.append(signum)
             if len(received) > 1:

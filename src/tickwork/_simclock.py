@@ -20,12 +20,14 @@ How quiescence is observed (ADR 0002):
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Coroutine, Generator
 from contextlib import contextmanager
-from typing import Any, Final, ParamSpec, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, final
 
 import anyio.lowlevel
 import anyio.to_thread
@@ -33,6 +35,9 @@ import anyio.to_thread
 from ._clock import NS_PER_SECOND, First, Ticks, seconds_to_ns
 from ._park import Waiter, current_backend
 from ._validate import is_int
+
+if TYPE_CHECKING:
+    import trio
 
 __all__ = ["SimClock"]
 
@@ -61,58 +66,80 @@ def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
 
 
 @final
-class _AsyncioProbe:
-    """The asyncio settle/advance engine: a callback that re-arms itself each loop pass.
+class _Drive:
+    """One advance (or run_until_idle) in progress on an asyncio loop."""
 
-    It owns no clock state. The clock hands it ``step`` (wake the next due sleeper;
-    False when none is left), ``moves_time`` (whether that step would move the time
-    or finish the drive), ``is_busy`` and the ``settle_rounds`` fallback.
-    """
-
-    __slots__ = (
-        "_confirmed",
-        "_done",
-        "_is_busy",
-        "_loop",
-        "_moves_time",
-        "_quiet_rounds",
-        "_ready",
-        "_rounds",
-        "_step",
-    )
+    __slots__ = ("done", "is_busy", "moves_time", "step")
 
     def __init__(
         self,
         step: Callable[[], bool],
         moves_time: Callable[[], bool],
         is_busy: Callable[[], bool],
-        settle_rounds: int,
+        done: asyncio.Future[None],
     ) -> None:
-        self._step = step
-        self._moves_time = moves_time
-        self._is_busy = is_busy
-        self._rounds = settle_rounds
-        self._loop = asyncio.get_running_loop()
-        self._ready = _loop_ready_queue(self._loop)
-        self._done: asyncio.Future[None] = self._loop.create_future()
-        self._confirmed = False
-        self._quiet_rounds = 0
+        self.step = step
+        self.moves_time = moves_time
+        self.is_busy = is_busy
+        self.done = done
 
-    async def run(self) -> None:
-        self._loop.call_soon(self.probe)
-        await self._done
+
+@final
+class _LoopMonitor:
+    """The asyncio settle engine: one probe callback per event loop, shared by all drives.
+
+    One probe per loop (not per clock) so that two SimClocks advanced at the same time,
+    e.g. a nested supervisor's, do not each see the other's probe as pending work. At
+    each quiescent point the first drive with work left takes one step; a drive with
+    nothing left finishes.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_armed",
+        "_confirmed",
+        "_drives",
+        "_loop",
+        "_quiet",
+        "_ready",
+        "rounds",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._ready = _loop_ready_queue(loop)
+        self._drives: list[_Drive] = []
+        self._armed = False
+        self._confirmed = False
+        self._quiet = 0
+        self.rounds = 1
+
+    def add(self, drive: _Drive, settle_rounds: int) -> None:
+        self._drives.append(drive)
+        self.rounds = max(self.rounds, settle_rounds)
+        self.rearm()
+
+    def remove(self, drive: _Drive) -> None:
+        if drive in self._drives:
+            self._drives.remove(drive)
+
+    def rearm(self) -> None:
+        if not self._armed and self._drives:
+            self._armed = True
+            self._loop.call_soon(self._probe)
 
     def _is_quiet(self) -> bool:
+        """Whether no callback is runnable; before time moves, confirmed one pass later."""
         if self._ready is None:
-            self._quiet_rounds += 1
-            if self._quiet_rounds < self._rounds:
+            self._quiet += 1
+            if self._quiet < self.rounds:
                 return False
-            self._quiet_rounds = 0
+            self._quiet = 0
             return True
         if self._ready:
             self._confirmed = False
             return False
-        if self._confirmed or not self._moves_time():
+        if self._confirmed or not any(drive.moves_time() for drive in self._drives):
             self._confirmed = False
             return True
         # Before time moves, look once more after the loop's next selector poll, so
@@ -120,19 +147,37 @@ class _AsyncioProbe:
         self._confirmed = True
         return False
 
-    def probe(self) -> None:
-        if self._done.done():
+    def _probe(self) -> None:
+        self._armed = False
+        drives = self._drives
+        drives[:] = [drive for drive in drives if not drive.done.done()]  # cancelled ones
+        if not drives:
             return
-        if self._is_busy():
-            return  # rearm() is called when the outside work ends
-        if not self._is_quiet() or self._step():
-            self._loop.call_soon(self.probe)
+        if not self._is_quiet():
+            self.rearm()
             return
-        self._done.set_result(None)
+        # The newest drive acts first: an advance started inside another (a nested
+        # supervisor's clock) is work the outer clock must not move past.
+        drive = drives[-1]
+        if drive.is_busy():
+            return  # its clock holds still; busy() re-arms us when the work ends
+        if not drive.step():
+            # Finished: its driver task runs next, before any older drive acts.
+            drives.pop()
+            drive.done.set_result(None)
+        self.rearm()
 
-    def rearm(self) -> None:
-        if not self._done.done():
-            self._loop.call_soon(self.probe)
+
+_monitors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopMonitor] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _monitor(loop: asyncio.AbstractEventLoop) -> _LoopMonitor:
+    monitor = _monitors.get(loop)
+    if monitor is None:
+        monitor = _monitors[loop] = _LoopMonitor(loop)
+    return monitor
 
 
 @final
@@ -153,8 +198,8 @@ class SimClock:
         "_heap",
         "_idle_waiters",
         "_live",
+        "_monitor",
         "_now_ns",
-        "_probe",
         "_seq",
         "_trio_driving",
         "settle_rounds",
@@ -174,7 +219,7 @@ class SimClock:
         self._busy = 0
         self._busy_zero: list[Callable[[], object]] = []
         self._advancing = False
-        self._probe: _AsyncioProbe | None = None
+        self._monitor: _LoopMonitor | None = None
         self._trio_driving = False
         self._idle_waiters: list[Waiter] = []
 
@@ -260,8 +305,8 @@ class SimClock:
                 callbacks, self._busy_zero = self._busy_zero, []
                 for callback in callbacks:
                     callback()
-                if self._probe is not None:
-                    self._probe.rearm()
+                if self._monitor is not None:
+                    self._monitor.rearm()
 
     async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn`` in a worker thread; virtual time does not move until it returns."""
@@ -290,7 +335,7 @@ class SimClock:
         if not self._advancing:
             await self._drive(self._now_ns)
         elif current_backend() == "trio":
-            await self._settle_trio()
+            await self._drive_trio(self._now_ns, joining=True)
         else:
             waiter = Waiter()
             self._idle_waiters.append(waiter)
@@ -305,23 +350,51 @@ class SimClock:
         self._advancing = True
         try:
             if current_backend() == "trio":
-                self._trio_driving = True
-                while True:
-                    await self._settle_trio()
-                    if not self._step(target_ns):
-                        return
+                await self._drive_trio(target_ns)
             else:
-                self._probe = _AsyncioProbe(
-                    lambda: self._step(target_ns),
-                    self._moves_time,
-                    lambda: self._busy > 0,
-                    self.settle_rounds,
-                )
-                await self._probe.run()
+                await self._drive_asyncio(target_ns)
         finally:
             self._advancing = False
             self._trio_driving = False
-            self._probe = None
+            self._monitor = None
+
+    async def _drive_asyncio(self, target_ns: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._monitor = monitor = _monitor(loop)
+        drive = _Drive(
+            lambda: self._step(target_ns),
+            self._moves_time,
+            lambda: self._busy > 0,
+            loop.create_future(),
+        )
+        monitor.add(drive, self.settle_rounds)
+        try:
+            await drive.done
+        finally:
+            monitor.remove(drive)
+
+    async def _drive_trio(self, target_ns: int, *, joining: bool = False) -> None:
+        """Settle and step until done; ``joining``: only settle, inside another drive."""
+        import trio
+
+        stack = _trio_drives()
+        mine = trio.Event()  # set when this drive ends
+        stack.append(mine)
+        if not joining:
+            self._trio_driving = True
+        try:
+            while True:
+                await self._settle_trio()
+                if stack[-1] is not mine:
+                    # A drive started later (a nested clock, a joining run_until_idle)
+                    # owns this quiescent point.
+                    await stack[-1].wait()
+                    continue
+                if joining or not self._step(target_ns):
+                    return
+        finally:
+            stack.remove(mine)
+            mine.set()
 
     async def _settle_trio(self) -> None:
         import trio
@@ -385,6 +458,24 @@ class SimClock:
         self._heap = [entry for entry in self._heap if entry[2] is not None]
         heapq.heapify(self._heap)
         self._cancelled = 0
+
+
+@functools.cache
+def _trio_drives_var() -> trio.lowlevel.RunVar[list[trio.Event]]:
+    import trio
+
+    return trio.lowlevel.RunVar("tickwork_simclock_drives")
+
+
+def _trio_drives() -> list[trio.Event]:
+    """The drives in progress in this trio run, oldest first (one list per run)."""
+    var = _trio_drives_var()
+    try:
+        return var.get()
+    except LookupError:
+        stack: list[trio.Event] = []
+        var.set(stack)
+        return stack
 
 
 def _trio_is_quiet() -> bool:

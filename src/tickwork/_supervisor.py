@@ -7,6 +7,7 @@ import math
 import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, Self, final
@@ -44,6 +45,9 @@ constant footprint, while a test or an operator can still see how recent ones en
 """
 
 _POLICIES: Final = ("shutdown", "restart", "ignore")
+
+_INSIDE: ContextVar[tuple[Supervisor, ...]] = ContextVar("tickwork_inside", default=())
+"""The supervisors whose daemons the current task belongs to (inherited by child tasks)."""
 
 
 @final
@@ -87,10 +91,10 @@ class RestartPolicy:
             raise ValueError(
                 f"RestartPolicy.max_restarts must be >= 1 or None, got {self.max_restarts}"
             )
-        if not (math.isfinite(self.period) and self.period > 0):
+        if not (is_number(self.period) and math.isfinite(self.period) and self.period > 0):
             raise ValueError(f"RestartPolicy.period must be > 0 seconds, got {self.period!r}")
         if self.reset_after is not None and not (
-            math.isfinite(self.reset_after) and self.reset_after > 0
+            is_number(self.reset_after) and math.isfinite(self.reset_after) and self.reset_after > 0
         ):
             raise ValueError(
                 f"RestartPolicy.reset_after must be > 0 seconds or None, got {self.reset_after!r}"
@@ -128,6 +132,7 @@ class _Record:
     __slots__ = (
         "attempt",
         "daemon",
+        "finalizing",
         "last_error",
         "last_error_phase",
         "logger",
@@ -156,6 +161,7 @@ class _Record:
         self.last_error_phase: DaemonFailurePhase | None = None
         self.started_at: float | None = None
         self.scope: anyio.CancelScope | None = None
+        self.finalizing = False
         self.start_pending = True
         self.rng: random.Random | None = None
         self.restart_times: deque[float] | None = None
@@ -231,6 +237,7 @@ class Supervisor:
         self._unstarted = 0
         self._start_waiters: list[_StartWaiter] = []
         self._finalize_timeout = 2.0
+        self._cancelling = False
 
     def __repr__(self) -> str:
         return f"<Supervisor {len(self._records)} live daemons, clock={self._clock!r}>"
@@ -354,8 +361,11 @@ class Supervisor:
         """Signal a stop, wait up to ``grace`` seconds, then cancel the daemons left.
 
         Both bounds are wall-clock seconds. Each cancelled daemon still gets ``on_stop``,
-        shielded and bounded by ``finalize_timeout``. Under SimClock, once every daemon
-        left is blocked the rest are cancelled at once rather than after ``grace``.
+        shielded and bounded by ``finalize_timeout``, and so does an ``on_stop`` still
+        running after its daemon returned. Under SimClock, once every daemon left is
+        blocked the rest are cancelled at once rather than after ``grace``. Called from
+        inside one of this supervisor's daemons (which cannot wait for itself), it
+        signals, lets the stop finish in the background and returns at once.
         Idempotent; a no-op before entry and after exit.
         """
         for label, value in (("grace", grace), ("finalize_timeout", finalize_timeout)):
@@ -363,27 +373,58 @@ class Supervisor:
                 raise ValueError(f"stop() {label} must be >= 0 seconds, got {value!r}")
         if not self._entered or self._exited:
             return
+        if self in _INSIDE.get():
+            # Called from one of our own daemons (or a task it started): it cannot wait
+            # for itself, so signal, finish the stop in the background and return.
+            self.signal_stop()
+            if self._stop_done is None:
+                self._stop_done = anyio.Event()
+                assert self._tg is not None
+                self._tg.start_soon(
+                    self._stop,
+                    grace,
+                    finalize_timeout,
+                    self._stop_done,
+                    name="tickwork supervisor stop",
+                )
+            return
         if self._stop_done is not None:
             await self._stop_done.wait()
             return
         self._stop_done = done = anyio.Event()
+        await self._stop(grace, finalize_timeout, done)
+
+    async def _stop(self, grace: float, finalize_timeout: float, done: anyio.Event) -> None:
         self._finalize_timeout = finalize_timeout
         try:
             self.signal_stop()
-            all_done = self._all_done
-            assert all_done is not None
             if self._live:
                 with anyio.move_on_after(grace):
-                    if isinstance(self._clock, SimClock):
-                        await self._clock.run_until_idle()
-                    else:
-                        await all_done.wait()
+                    await self._settle()
+                self._cancelling = True
                 for record in list(self._records.values()):
-                    if record.scope is not None:
-                        record.scope.cancel()
+                    scope = record.scope
+                    if scope is None:
+                        continue
+                    if record.finalizing:
+                        # Already in on_stop after a normal return: bound it, like a
+                        # cancelled daemon's shielded on_stop.
+                        scope.deadline = min(
+                            scope.deadline, anyio.current_time() + finalize_timeout
+                        )
+                    else:
+                        scope.cancel()
             await self._wait_all_done()
         finally:
             done.set()
+
+    async def _settle(self) -> None:
+        """Wait until every daemon returned or, under SimClock, until all are blocked."""
+        if isinstance(self._clock, SimClock):
+            # Joins an advance in progress if another task is driving the clock.
+            await self._clock.run_until_idle()
+            return
+        await self._wait_all_done()
 
     async def _wait_all_done(self) -> None:
         while self._live:
@@ -431,6 +472,7 @@ class Supervisor:
             self._start_waiters = [w for w in self._start_waiters if w.remaining]
 
     async def _supervise(self, record: _Record) -> None:
+        _INSIDE.set((*_INSIDE.get(), self))
         try:
             while True:
                 try:
@@ -443,6 +485,8 @@ class Supervisor:
                 else:
                     return
         finally:
+            if record.state not in ("stopped", "failed"):
+                record.state = "stopped"  # cancelled from outside, e.g. during a backoff
             self._mark_started(record)
             self._records.pop(record.name, None)
             self._finished[record.name] = record.health(self._clock.now())
@@ -479,6 +523,8 @@ class Supervisor:
                         await daemon.run(ctx)
                     except Exception as exc:
                         error = exc
+                        # Recorded now: a cancellation during on_stop must not lose it.
+                        record.last_error, record.last_error_phase = exc, "run"
         except BaseException:
             # Cancelled from outside (a sibling failed, the host left): clean up, go on.
             record.state = "stopped"
@@ -495,11 +541,27 @@ class Supervisor:
         finally:
             record.scope = None
         if started:
-            cleanup_error = await (
-                self._stop_shielded(record, ctx)
-                if scope.cancel_called
-                else self._stop_plain(ctx, daemon)
-            )
+            try:
+                cleanup_error = await (
+                    self._stop_shielded(record, ctx)
+                    if scope.cancel_called
+                    else self._stop_plain(record, ctx)
+                )
+            except BaseException:
+                if error is not None:
+                    # Cancelled from outside during on_stop after run failed: the
+                    # failure cannot be raised any more, but it must not vanish. (Under
+                    # "restart" it would have been restarted: it ends "stopped", as when
+                    # cancelled during the backoff.)
+                    record.state = "stopped" if self._on_error == "restart" else "failed"
+                    record.logger.error(
+                        "daemon %r failed (%s: %s) and was cancelled during on_stop",
+                        record.name,
+                        type(error).__name__,
+                        error,
+                        exc_info=error,
+                    )
+                raise
             if cleanup_error is not None:
                 self._fail(record, cleanup_error, "on_stop", "cleanup failed", restartable=False)
                 return  # "ignore": the daemon ends here
@@ -509,11 +571,20 @@ class Supervisor:
             return
         self._fail(record, error, phase, "failed", restartable=True)
 
-    async def _stop_plain(self, ctx: Context, daemon: Daemon) -> Exception | None:
-        try:
-            await daemon.on_stop(ctx)
-        except Exception as exc:
-            return exc
+    async def _stop_plain(self, record: _Record, ctx: Context) -> Exception | None:
+        """on_stop after run returned or failed; a stop() past its grace bounds it."""
+        with anyio.CancelScope() as scope:
+            if self._cancelling:
+                scope.deadline = anyio.current_time() + self._finalize_timeout
+            record.scope, record.finalizing = scope, True
+            try:
+                await record.daemon.on_stop(ctx)
+            except Exception as exc:
+                return exc
+            finally:
+                record.scope, record.finalizing = None, False
+        if scope.cancelled_caught:
+            self._warn_abandoned(record)
         return None
 
     async def _stop_shielded(self, record: _Record, ctx: Context) -> Exception | None:
@@ -523,12 +594,15 @@ class Supervisor:
             except Exception as exc:
                 return exc
         if scope.cancelled_caught:
-            record.logger.warning(
-                "daemon %r on_stop did not finish within finalize_timeout=%ss; abandoned",
-                record.name,
-                self._finalize_timeout,
-            )
+            self._warn_abandoned(record)
         return None
+
+    def _warn_abandoned(self, record: _Record) -> None:
+        record.logger.warning(
+            "daemon %r on_stop did not finish within finalize_timeout=%ss; abandoned",
+            record.name,
+            self._finalize_timeout,
+        )
 
     def _fail(
         self,
@@ -581,6 +655,9 @@ class Supervisor:
                     daemon=record.name,
                 ) from error
             times.append(now)
+        if self._stop_requested:
+            record.state = "stopped"  # a stop is under way: no restart, none counted
+            return False
         if record.rng is None:
             record.rng = policy.rng_for(record.name)
         delay = policy.delay(record.attempt, record.rng)
@@ -596,9 +673,6 @@ class Supervisor:
             record.restart_count,
             delay,
         )
-        if self._stop_requested:
-            record.state = "stopped"
-            return False
         with anyio.CancelScope() as scope:
             record.scope = scope
             await self._clock.sleep(delay)
