@@ -27,6 +27,8 @@ class Daemon(ABC):
     Sleep through ``ctx.clock`` so tests can replay the daemon under SimClock.
     """
 
+    __slots__ = ()  # subclasses get a __dict__ unless they declare slots themselves
+
     name: str = ""
 
     async def on_start(self, ctx: Context) -> None:  # noqa: B027 - optional hook
@@ -43,6 +45,8 @@ class Daemon(ABC):
 @final
 class FunctionDaemon(Daemon):
     """A Daemon whose ``run`` calls ``fn(ctx, *args, **kwargs)``; made by ``@daemon``."""
+
+    __slots__ = ("_args", "_fn", "_kwargs", "name")
 
     def __init__(
         self,

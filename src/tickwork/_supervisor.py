@@ -130,13 +130,14 @@ class _Record:
     """A live daemon's bookkeeping; dropped (for a DaemonHealth) when it ends."""
 
     __slots__ = (
+        "_logger",
         "attempt",
         "daemon",
         "finalizing",
         "last_error",
         "last_error_phase",
-        "logger",
         "name",
+        "owner",
         "restart_count",
         "restart_times",
         "rng",
@@ -147,13 +148,12 @@ class _Record:
         "state",
     )
 
-    def __init__(
-        self, name: str, daemon: Daemon, seq: int, logger: ClockAwareLoggerAdapter
-    ) -> None:
+    def __init__(self, name: str, daemon: Daemon, seq: int, owner: Supervisor) -> None:
         self.name = name
         self.daemon = daemon
         self.seq = seq
-        self.logger = logger
+        self.owner = owner
+        self._logger: ClockAwareLoggerAdapter | None = None
         self.state: DaemonState = "starting"
         self.restart_count = 0
         self.attempt = 0
@@ -165,6 +165,16 @@ class _Record:
         self.start_pending = True
         self.rng: random.Random | None = None
         self.restart_times: deque[float] | None = None
+
+    @property
+    def logger(self) -> ClockAwareLoggerAdapter:
+        """Created on first use: most daemons never log (ADR 0005)."""
+        if self._logger is None:
+            owner = self.owner
+            self._logger = ClockAwareLoggerAdapter(
+                child_logger(owner.logger, self.name), owner.clock
+            )
+        return self._logger
 
     def health(self, now: float) -> DaemonHealth:
         running = self.state == "running" and self.started_at is not None
@@ -327,8 +337,7 @@ class Supervisor:
             )
         self._finished.pop(resolved, None)
         self._seq += 1
-        logger = ClockAwareLoggerAdapter(child_logger(self._logger, resolved), self._clock)
-        record = _Record(resolved, daemon, self._seq, logger)
+        record = _Record(resolved, daemon, self._seq, self)
         self._records[resolved] = record
         self._unstarted += 1
         if self._entered:
@@ -456,7 +465,7 @@ class Supervisor:
         if self._all_done.is_set():
             self._all_done = anyio.Event()
         self._live += 1
-        self._tg.start_soon(self._supervise, record, name=f"tickwork daemon {record.name!r}")
+        self._tg.start_soon(self._supervise, record, name=record.name)
 
     def _mark_started(self, record: _Record) -> None:
         if not record.start_pending:
@@ -501,7 +510,7 @@ class Supervisor:
         assert self._stop_event is not None
         scope = anyio.CancelScope()
         record.scope = scope
-        ctx = Context(self._clock, scope, record.logger, record.name, self, self._stop_event)
+        ctx = Context(self._clock, scope, record.name, self, self._stop_event, record)
         record.state = "starting"
         daemon = record.daemon
         started = False
