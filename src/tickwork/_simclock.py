@@ -201,7 +201,7 @@ class SimClock:
         "_monitor",
         "_now_ns",
         "_seq",
-        "_trio_driving",
+        "_trio_drive",
         "settle_rounds",
     )
 
@@ -220,7 +220,7 @@ class SimClock:
         self._busy_zero: list[Callable[[], object]] = []
         self._advancing = False
         self._monitor: _LoopMonitor | None = None
-        self._trio_driving = False
+        self._trio_drive: trio.Event | None = None  # set while this clock drives on trio
         self._idle_waiters: list[Waiter] = []
 
     def __repr__(self) -> str:
@@ -280,10 +280,17 @@ class SimClock:
                 if self._cancelled >= COMPACT_MIN and self._cancelled > self._live:
                     self._compact()
 
-        if self._trio_driving and not self._busy and _trio_is_quiet():
+        drive = self._trio_drive
+        if (
+            drive is not None
+            and not self._busy
+            and _trio_is_quiet()
+            and _trio_drives()[-1] is drive
+        ):
             # trio only: this task is the last runnable one and is about to park, so
             # the program is quiescent: pass the baton to the next sleeper due at
-            # this same instant instead of a round trip through the driver.
+            # this same instant instead of a round trip through the driver (unless a
+            # newer drive, e.g. a nested clock's, owns the quiescent point).
             self._wake_due(self._now_ns)
         await waiter.park(abort)
 
@@ -355,7 +362,7 @@ class SimClock:
                 await self._drive_asyncio(target_ns)
         finally:
             self._advancing = False
-            self._trio_driving = False
+            self._trio_drive = None
             self._monitor = None
 
     async def _drive_asyncio(self, target_ns: int) -> None:
@@ -381,7 +388,7 @@ class SimClock:
         mine = trio.Event()  # set when this drive ends
         stack.append(mine)
         if not joining:
-            self._trio_driving = True
+            self._trio_drive = mine
         try:
             while True:
                 await self._settle_trio()
