@@ -1,0 +1,190 @@
+"""The wire format: one ZeroMQ message per frame, a kind byte, little-endian fields.
+
+Sender -> receiver::
+
+    DATA      01 | epoch u64 | seq u64 | payload...
+    FIN       02 | epoch u64 | seq u64                  end of stream, sequenced like data
+    PING      03 | epoch u64                            heartbeat
+    WELCOME   04 | "tw" | version u8 | epoch u64 | sender session u64 | base u64 | window u64
+    CLOSE_ACK 05 | epoch u64                            the receiver's CLOSE arrived
+
+Receiver -> sender::
+
+    HELLO     11 | "tw" | version u8 | receiver session u64 | cursor session u64
+                 | cursor seq u64 | window u64 | flags u8  (1 = a receive() waits, 2 = closed)
+    ACK       12 | epoch u64 | done u64 | delivered u64 | limit u64 | flags u8  (1 = FIN arrived)
+                 done: the application came back for more after it (resend no more);
+                 delivered: handed to the application
+    CLOSE     13 | epoch u64                            the receiver closed
+
+An empty message is a connection probe (ZMQ_PROBE_ROUTER). ``epoch`` is the receiver
+session the sender greeted: frames carrying another epoch are left over from an earlier
+connection. See docs/adr/0012-zmq-transport.md.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+__all__ = [
+    "ACK",
+    "CLOSE",
+    "CLOSE_ACK",
+    "DATA",
+    "FIN",
+    "FLAG_CLOSED",
+    "FLAG_FIN",
+    "FLAG_WAITING",
+    "HELLO",
+    "MAGIC",
+    "PING",
+    "UNBOUNDED",
+    "VERSION",
+    "WELCOME",
+    "Malformed",
+    "kind_name",
+    "pack_ack",
+    "pack_epoch_frame",
+    "pack_hello",
+    "pack_welcome",
+    "unpack_ack",
+    "unpack_epoch_frame",
+    "unpack_hello",
+    "unpack_seq_frame",
+    "unpack_welcome",
+]
+
+DATA: Final = 0x01
+FIN: Final = 0x02
+PING: Final = 0x03
+WELCOME: Final = 0x04
+CLOSE_ACK: Final = 0x05
+HELLO: Final = 0x11
+ACK: Final = 0x12
+CLOSE: Final = 0x13
+
+MAGIC: Final = b"tw"
+VERSION: Final = 1
+
+FLAG_WAITING: Final = 1
+FLAG_CLOSED: Final = 2
+FLAG_FIN: Final = 1
+
+UNBOUNDED: Final = 1 << 62
+"""Window used on the wire for ``maxsize=math.inf``."""
+
+_KIND_NAMES: Final = {
+    DATA: "DATA",
+    FIN: "FIN",
+    PING: "PING",
+    WELCOME: "WELCOME",
+    CLOSE_ACK: "CLOSE_ACK",
+    HELLO: "HELLO",
+    ACK: "ACK",
+    CLOSE: "CLOSE",
+}
+
+SEQ_HEAD: Final = struct.Struct("<BQQ")  # DATA, FIN
+EPOCH_FRAME: Final = struct.Struct("<BQ")  # PING, CLOSE_ACK, CLOSE
+_WELCOME: Final = struct.Struct("<B2sBQQQQ")
+_HELLO: Final = struct.Struct("<B2sBQQQQB")
+_ACK: Final = struct.Struct("<BQQQQB")
+
+
+class Malformed(Exception):
+    """A frame that does not parse; the receiving endpoint turns it into a FrameError."""
+
+
+def kind_name(kind: int) -> str:
+    """``DATA``, ``HELLO``, ... or ``unknown kind 0x7f``."""
+    return _KIND_NAMES.get(kind, f"unknown kind 0x{kind:02x}")
+
+
+def _check_size(frame: bytes, layout: struct.Struct) -> None:
+    if len(frame) != layout.size:
+        raise Malformed(
+            f"{kind_name(frame[0])} frame of {len(frame)} bytes, expected {layout.size}"
+        )
+
+
+def _check_magic(magic: bytes, version: int, kind: int) -> None:
+    if magic != MAGIC:
+        raise Malformed(f"{kind_name(kind)} frame without the tickwork magic (got {magic!r})")
+    if version != VERSION:
+        raise Malformed(
+            f"{kind_name(kind)} frame speaks protocol version {version}; this end speaks "
+            f"{VERSION}: run the same tickwork version on both ends"
+        )
+
+
+def unpack_seq_frame(frame: bytes) -> tuple[int, int]:
+    """``(epoch, seq)`` of a DATA or FIN frame (the payload starts at ``SEQ_HEAD.size``)."""
+    if len(frame) < SEQ_HEAD.size:
+        raise Malformed(
+            f"{kind_name(frame[0])} frame of {len(frame)} bytes, shorter than its "
+            f"{SEQ_HEAD.size}-byte header"
+        )
+    _, epoch, seq = SEQ_HEAD.unpack_from(frame)
+    if seq == 0:
+        raise Malformed(f"{kind_name(frame[0])} frame with sequence number 0")
+    return epoch, seq
+
+
+def pack_epoch_frame(kind: int, epoch: int) -> bytes:
+    """A PING, CLOSE or CLOSE_ACK frame."""
+    return EPOCH_FRAME.pack(kind, epoch)
+
+
+def unpack_epoch_frame(frame: bytes) -> int:
+    """The epoch of a PING, CLOSE or CLOSE_ACK frame."""
+    _check_size(frame, EPOCH_FRAME)
+    return EPOCH_FRAME.unpack(frame)[1]
+
+
+def pack_welcome(epoch: int, session: int, base: int, window: int) -> bytes:
+    """The sender's answer to HELLO: its session, the resume point and its window."""
+    return _WELCOME.pack(WELCOME, MAGIC, VERSION, epoch, session, base, window)
+
+
+def unpack_welcome(frame: bytes) -> tuple[int, int, int, int]:
+    """``(epoch, sender session, base, window)``."""
+    _check_size(frame, _WELCOME)
+    kind, magic, version, epoch, session, base, window = _WELCOME.unpack(frame)
+    _check_magic(magic, version, kind)
+    if session == 0:
+        raise Malformed("WELCOME frame with sender session 0")
+    return epoch, session, base, window
+
+
+def pack_hello(
+    session: int, cursor_session: int, cursor_seq: int, window: int, flags: int
+) -> bytes:
+    """The receiver's greeting: who it is, where it is in the stream, its window."""
+    return _HELLO.pack(HELLO, MAGIC, VERSION, session, cursor_session, cursor_seq, window, flags)
+
+
+def unpack_hello(frame: bytes) -> tuple[int, int, int, int, int]:
+    """``(receiver session, cursor session, cursor seq, window, flags)``."""
+    _check_size(frame, _HELLO)
+    kind, magic, version, session, cursor_session, cursor_seq, window, flags = _HELLO.unpack(frame)
+    _check_magic(magic, version, kind)
+    if session == 0:
+        raise Malformed("HELLO frame with receiver session 0")
+    return session, cursor_session, cursor_seq, window, flags
+
+
+def pack_ack(epoch: int, done: int, delivered: int, limit: int, flags: int) -> bytes:
+    """Everything up to ``done`` is finished with; the sender may send up to ``limit``."""
+    return _ACK.pack(ACK, epoch, done, delivered, limit, flags)
+
+
+def unpack_ack(frame: bytes) -> tuple[int, int, int, int, int]:
+    """``(epoch, done, delivered, limit, flags)``."""
+    _check_size(frame, _ACK)
+    _, epoch, done, delivered, limit, flags = _ACK.unpack(frame)
+    if not done <= delivered <= limit:
+        raise Malformed(
+            f"ACK frame with done {done}, delivered {delivered}, limit {limit} out of order"
+        )
+    return epoch, done, delivered, limit, flags
