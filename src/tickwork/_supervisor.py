@@ -576,7 +576,8 @@ class Supervisor:
                 return  # "ignore": the daemon ends here
         if error is None:
             record.state = "stopped"
-            record.logger.debug("daemon %r stopped", record.name)
+            if self._logger.isEnabledFor(logging.DEBUG):  # don't build the lazy logger for nothing
+                record.logger.debug("daemon %r stopped", record.name)
             return
         self._fail(record, error, phase, "failed", restartable=True)
 

@@ -1,0 +1,321 @@
+"""SimClock wake throughput: N sleepers looping on ``sleep(0.01)``, driven by ``advance(1.0)``.
+
+Each of N tasks runs ``while True: await clock.sleep(0.01); wakes += 1``. After every
+task is parked on the clock, the driver times K calls of ``await clock.advance(1.0)``.
+wakes/s = the wakes counted during those K advances / their wall time. The wakes are
+counted, not assumed: the peer keeps float time, so ``advance(1.0)`` gives a
+``sleep(0.01)`` loop 99 wakes, not 100 (SPEC section 1, SimClock guarantee 5).
+
+Two hostings, each for tickwork and chrono-daemon (the peer):
+
+* ``bare``: the sleepers are plain tasks in an anyio task group;
+* ``supervisor``: the sleepers are ``@daemon`` functions added to ``Supervisor(clock=...)``
+  and sleep on ``ctx.clock``.
+
+K is chosen so every configuration does about the same number of wakes. The single
+sleeper (N=1) row is also shown as microseconds per wake: with nothing else to run, it
+is the clock's own overhead for one wake (settle + wake + the task's re-registration).
+
+Run: ``uv run --frozen --group bench python bench/bench_simclock.py [--quick]``.
+"""
+
+# chrono-daemon lives in the `bench` dependency group only; `make test` type-checks
+# this file without it installed.
+# pyright: reportMissingImports=false
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+
+import anyio
+import anyio.lowlevel
+import chrono_daemon
+
+import tickwork
+from _harness import (
+    Case,
+    Options,
+    fmt_rate,
+    fmt_ratio,
+    fmt_spread,
+    forget_loggers,
+    now,
+    parse_args,
+    print_header,
+    print_table,
+    round_robin,
+)
+
+SLEEPERS = (1, 100, 1_000)
+PERIOD = 0.01
+
+_names = itertools.count()
+
+
+class Counter:
+    __slots__ = ("wakes",)
+
+    def __init__(self) -> None:
+        self.wakes = 0
+
+
+Runner = Callable[[int, float, int], Awaitable[tuple[int, float]]]
+
+
+async def _timed_advances(
+    advance: Callable[[float], Awaitable[None]], counter: Counter, step: float, k: int
+) -> tuple[int, float]:
+    before = counter.wakes
+    start = now()
+    for _ in range(k):
+        await advance(step)
+    elapsed = now() - start
+    return counter.wakes - before, elapsed
+
+
+# -- tickwork -------------------------------------------------------------------------
+
+
+async def tickwork_bare(n: int, step: float, k: int) -> tuple[int, float]:
+    clock = tickwork.SimClock()
+    counter = Counter()
+    result = (0, 0.0)
+
+    async def sleeper() -> None:
+        while True:
+            await clock.sleep(PERIOD)
+            counter.wakes += 1
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(n):
+            tg.start_soon(sleeper)
+        await clock.run_until_idle()
+        if clock.pending != n:
+            raise AssertionError(f"tickwork: {clock.pending} of {n} sleepers parked")
+        result = await _timed_advances(clock.advance, counter, step, k)
+        tg.cancel_scope.cancel()
+    return result
+
+
+@tickwork.daemon
+async def tickwork_sleeper(ctx: tickwork.Context, counter: Counter) -> None:
+    clock = ctx.clock
+    while True:
+        await clock.sleep(PERIOD)
+        counter.wakes += 1
+
+
+async def tickwork_supervised(n: int, step: float, k: int) -> tuple[int, float]:
+    clock = tickwork.SimClock()
+    counter = Counter()
+    prefix = f"s{next(_names)}-"
+    result = (0, 0.0)
+    async with tickwork.Supervisor(clock=clock) as sup:
+        for i in range(n):
+            sup.add(tickwork_sleeper(counter), name=f"{prefix}{i}")
+        await sup.wait_all_started()
+        await clock.run_until_idle()
+        if clock.pending != n:
+            raise AssertionError(f"tickwork supervisor: {clock.pending} of {n} sleepers parked")
+        result = await _timed_advances(clock.advance, counter, step, k)
+        await sup.stop(grace=0)
+    return result
+
+
+# -- chrono-daemon (the peer) -----------------------------------------------------------
+
+
+async def chrono_bare(n: int, step: float, k: int) -> tuple[int, float]:
+    clock = chrono_daemon.SimClock()
+    counter = Counter()
+    result = (0, 0.0)
+
+    async def sleeper() -> None:
+        while True:
+            await clock.sleep(PERIOD)
+            counter.wakes += 1
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(n):
+            tg.start_soon(sleeper)
+        # The peer has no run_until_idle; advance(0) runs its settle rounds.
+        await clock.advance(0)
+        result = await _timed_advances(clock.advance, counter, step, k)
+        tg.cancel_scope.cancel()
+    return result
+
+
+@chrono_daemon.daemon
+async def chrono_sleeper(ctx: chrono_daemon.Context, counter: Counter) -> None:
+    clock = ctx.clock
+    while True:
+        await clock.sleep(PERIOD)
+        counter.wakes += 1
+
+
+async def chrono_supervised(n: int, step: float, k: int) -> tuple[int, float]:
+    clock = chrono_daemon.SimClock()
+    counter = Counter()
+    prefix = f"c{next(_names)}-"
+    result = (0, 0.0)
+    async with chrono_daemon.Supervisor(clock=clock) as sup:
+        for i in range(n):
+            sup.add(chrono_sleeper(counter), name=f"{prefix}{i}")
+        await sup.wait_all_started()
+        await clock.advance(0)
+        result = await _timed_advances(clock.advance, counter, step, k)
+        await sup.stop(grace=0)
+    return result
+
+
+async def checkpoint_floor(count: int) -> float:
+    """Seconds per bare ``anyio.lowlevel.checkpoint()``: one pass of the event loop."""
+    start = now()
+    for _ in range(count):
+        await anyio.lowlevel.checkpoint()
+    return (now() - start) / count
+
+
+def floor_case(backend: str, count: int) -> Case:
+    def run() -> dict[str, float]:
+        return {"seconds": anyio.run(checkpoint_floor, count, backend=backend)}
+
+    return Case(group=f"{backend} floor", backend=backend, contender="checkpoint", run=run)
+
+
+CONTENDERS: tuple[tuple[str, str, Runner], ...] = (
+    ("bare", "tickwork", tickwork_bare),
+    ("bare", "chrono-daemon", chrono_bare),
+    ("supervisor", "tickwork", tickwork_supervised),
+    ("supervisor", "chrono-daemon", chrono_supervised),
+)
+
+
+def plan(options: Options, n: int) -> tuple[float, int]:
+    """(step, K) per repetition: ``advance(step)`` K times, about the same wakes for every N.
+
+    Full runs always use ``advance(1.0)``; N=1,000 then does one advance (100,000
+    wakes). Quick runs shrink the step for N=1,000 to stay a smoke test.
+    """
+    budget = 10_000 if options.quick else 30_000
+    per_second = round(1.0 / PERIOD)
+    step = min(1.0, budget / (n * per_second)) if options.quick else 1.0
+    k = max(1, round(budget / (n * per_second * step)))
+    return step, k
+
+
+def make_case(
+    backend: str, hosting: str, label: str, fn: Runner, n: int, step: float, k: int
+) -> Case:
+    expected = n * k * round(step / PERIOD)
+
+    def run() -> dict[str, float]:
+        wakes, elapsed = anyio.run(fn, n, step, k, backend=backend)
+        forget_loggers("chrono_daemon.")
+        if wakes < expected * 0.9:
+            raise AssertionError(f"{label} {hosting} N={n}: only {wakes} wakes in {k} advances")
+        return {"rate": wakes / elapsed, "wakes": wakes, "seconds": elapsed}
+
+    return Case(group=f"{backend} {hosting} {n}", backend=backend, contender=label, run=run)
+
+
+def main() -> None:
+    options = parse_args(__doc__ or "")
+    print_header(
+        "SimClock wakes per second (N sleepers loop on sleep(0.01); driver times advance(1.0) x K)",
+        options,
+        [
+            "wakes/s: median over reps, higher is better. "
+            "ratio = tickwork wakes/s / this row's wakes/s, median of per-round pairs "
+            "(> 1: tickwork faster).",
+            "advances per rep: "
+            + ", ".join(
+                "N={}: {} x advance({})".format(n, *reversed(plan(options, n))) for n in SLEEPERS
+            ),
+        ],
+    )
+    cases: list[Case] = []
+    floors = {b: floor_case(b, 2_000 if options.quick else 20_000) for b in options.backends}
+    for backend in options.backends:
+        cases.append(floors[backend])
+        for n in SLEEPERS:
+            step, k = plan(options, n)
+            for hosting, label, fn in CONTENDERS:
+                cases.append(make_case(backend, hosting, label, fn, n, step, k))
+    round_robin(cases, options.reps, options.warmup)
+
+    rates: dict[tuple[str, str, int, str], float] = {}
+    ratios: dict[tuple[str, str, int, str], float] = {}  # paired, tickwork/contender
+    for backend in options.backends:
+        print(f"## {backend}")
+        print()
+        floor_us = floors[backend].median("seconds") * 1e6
+        print(
+            f"One event-loop pass (a bare anyio checkpoint) on {backend}: {floor_us:.1f} µs "
+            f"({fmt_spread(floors[backend].spread('seconds'))}); 'passes/wake' = µs/wake / that."
+        )
+        print()
+        rows: list[list[str]] = []
+        for hosting in ("bare", "supervisor"):
+            for n in SLEEPERS:
+                group = [c for c in cases if c.group == f"{backend} {hosting} {n}"]
+                tw = next(c for c in group if c.contender == "tickwork")
+                for case in group:
+                    rate = case.median("rate")
+                    rates[backend, hosting, n, case.contender] = rate
+                    ratios[backend, hosting, n, case.contender] = tw.paired_ratio(case, "rate")
+                    rows.append(
+                        [
+                            hosting,
+                            f"{n:,}",
+                            case.contender,
+                            f"{case.median('wakes'):,.0f}",
+                            fmt_rate(rate),
+                            f"{1e6 / rate:.1f}",
+                            f"{1e6 / rate / floor_us:.1f}",
+                            fmt_spread(case.spread("rate")),
+                            fmt_ratio(ratios[backend, hosting, n, case.contender]),
+                        ]
+                    )
+        print_table(
+            [
+                "hosting",
+                "sleepers",
+                "contender",
+                "wakes/rep",
+                "wakes/s",
+                "µs/wake",
+                "passes/wake",
+                "spread",
+                "ratio tickwork/this",
+            ],
+            rows,
+        )
+
+    print("## Targets")
+    print()
+    for backend, need in (("asyncio", 10.0), ("trio", 5.0)):
+        if backend not in options.backends:
+            continue
+        for hosting in ("bare", "supervisor"):
+            for n in SLEEPERS:
+                ratio = ratios[backend, hosting, n, "chrono-daemon"]
+                verdict = "MET" if ratio >= need else "NOT MET"
+                print(
+                    f"- {backend} {hosting} N={n:,}: >= {need:.0f}x the peer: "
+                    f"{ratio:.2f}x -> {verdict}"
+                )
+    for backend in options.backends:
+        for hosting in ("bare", "supervisor"):
+            micros = 1e6 / rates[backend, hosting, 1, "tickwork"]
+            verdict = "MET" if micros < 1000 else "NOT MET"
+            print(
+                f"- {backend} {hosting} single sleeper well under 1 ms/wake: "
+                f"{micros:.1f} µs/wake -> {verdict}"
+            )
+    print()
+
+
+if __name__ == "__main__":
+    main()
