@@ -250,3 +250,42 @@ async def test_wake_and_cancel_in_the_same_pass_loses_nothing(anyio_backend_name
     """A receiver handed an item and cancelled before it resumes still returns the item."""
     for _ in range(20):
         assert await _race_wake_against_cancel(anyio_backend_name) == [42]
+
+
+async def test_wait_ready_on_a_rendezvous_leaves_the_sender_parked() -> None:
+    ch: Channel[str] = open_channel(0)
+    ready = anyio.Event()
+
+    async def watch() -> None:
+        await ch.recv.wait_ready()
+        ready.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        await settle()
+        with pytest.raises(ChannelInUse):
+            await ch.recv.receive()  # wait_ready is the endpoint's one blocked task
+        tg.start_soon(ch.send.send, "x")
+        await ready.wait()
+        await settle()
+        assert ch.send.statistics().waiters_send == 1  # still parked: nothing taken
+        assert ch.recv.receive_nowait() == "x"
+
+
+async def test_wait_ready_fails_when_its_own_side_closes() -> None:
+    ch: Channel[str] = open_channel(2)
+    outcome: list[str] = []
+
+    async def watch() -> None:
+        try:
+            await ch.recv.wait_ready()
+        except ChannelClosed as exc:
+            outcome.append(str(exc))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        await settle()
+        await ch.recv.aclose()
+    assert outcome == ["the receive side was closed while wait_ready waited"]
+    with pytest.raises(ChannelClosed, match="wait_ready on a channel"):
+        await ch.recv.wait_ready()

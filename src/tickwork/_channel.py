@@ -98,6 +98,15 @@ class ReceiveStream(Protocol[T_co]):
         """Return the next item now or raise WouldBlock / EndOfStream."""
         ...
 
+    async def wait_ready(self) -> None:
+        """Wait until ``receive_nowait()`` would not raise WouldBlock; take nothing.
+
+        For waiting on several receivers at once (``tickwork.recipes.select``): an item
+        is only ever taken by the ``receive`` that returns it. Counts as blocking on
+        the endpoint for :class:`~tickwork.ChannelInUse`.
+        """
+        ...
+
     async def aclose(self) -> None:
         """Close this side: later sends raise :class:`~tickwork.ChannelClosed`."""
         ...
@@ -189,7 +198,11 @@ class MemorySendStream(Generic[T], metaclass=_NoPublicConstructor):
         receiver = state.receiver
         if receiver is not None:
             state.receiver = None
-            if receiver.wake(item):
+            if receiver.value is _READY:
+                # A readiness waiter: wake it, but the item stays in the channel (in
+                # the buffer, or with this sender parked) until a receive takes it.
+                receiver.wake(None)
+            elif receiver.wake(item):
                 return
         if len(state.buffer) < state.maxsize:
             state.buffer.append(item)
@@ -339,6 +352,32 @@ class MemoryReceiveStream(Generic[T], metaclass=_NoPublicConstructor):
             raise EndOfStream
         return item
 
+    async def wait_ready(self) -> None:
+        """Wait until ``receive_nowait()`` would not raise WouldBlock; take nothing.
+
+        Returns once an item is buffered, a sender is parked with one, or the send side
+        is closed. A checkpoint. Raises ChannelInUse if another task is blocked on this
+        endpoint and ChannelClosed if this receive side is (or gets) closed.
+        """
+        if self._closed:
+            raise ChannelClosed("wait_ready on a channel whose receive side was closed")
+        state = self._state
+        if state.buffer or state.sender is not None or state.send_closed:
+            await anyio.lowlevel.checkpoint()
+            return
+        if state.receiver is not None:
+            raise ChannelInUse("receiving")
+        waiter = Waiter(_READY)
+        state.receiver = waiter
+
+        def abort() -> None:
+            if state.receiver is waiter:
+                state.receiver = None
+
+        await waiter.park(abort)
+        if waiter.value is _CLOSED and self._closed:
+            raise ChannelClosed("the receive side was closed while wait_ready waited")
+
     def close(self) -> None:
         """Close the receive side: buffered items are dropped, later sends fail."""
         if self._closed:
@@ -402,6 +441,15 @@ class _Closed:
 
 
 _CLOSED: Final = _Closed()
+
+
+class _Ready:
+    """Marker value of a parked ``wait_ready``: wake it, never hand it an item."""
+
+    __slots__ = ()
+
+
+_READY: Final = _Ready()
 
 
 @final

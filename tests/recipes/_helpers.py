@@ -37,6 +37,10 @@ class FailingReceive(Generic[T]):
             return self.items.pop(0)
         raise WouldBlock
 
+    async def wait_ready(self) -> None:
+        if not self.items:
+            raise self.error
+
     async def aclose(self) -> None:
         self.closed = True
 

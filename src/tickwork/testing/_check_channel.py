@@ -48,6 +48,7 @@ async def check_channel(make_pair: MakePair, *, remote: bool = False, seed: int 
         await _check_in_use(make_pair, maxsize)
         await _check_cancel_blocked(make_pair, maxsize)
         await _check_cancel_fuzz(make_pair, maxsize, random.Random(f"{seed}:{maxsize}"))
+        await _check_wait_ready(make_pair, maxsize)
     await _check_nowait(make_pair, remote=remote)
     await _check_statistics(make_pair, remote=remote)
 
@@ -241,6 +242,39 @@ async def _check_cancel_fuzz(make_pair: MakePair, maxsize: int, rng: random.Rand
         f"missing {sorted(set(sent) - set(received))[:10]}, "
         f"extra {sorted(set(received) - set(sent))[:10]}"
     )
+
+
+async def _check_wait_ready(make_pair: MakePair, maxsize: int) -> None:
+    """``wait_ready`` returns when an item (or the end) is there, and takes nothing."""
+    async with make_pair(maxsize) as (tx, rx):
+        ready = anyio.Event()
+
+        async def watch() -> None:
+            await rx.wait_ready()
+            ready.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            await _settle()
+            assert not ready.is_set(), "wait_ready() returned with nothing to receive"
+            tg.cancel_scope.cancel()
+        got: list[object] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            tg.start_soon(tx.send, "first")
+            with anyio.fail_after(REMOTE_CLOSE_TIMEOUT):
+                await ready.wait()
+            got.append(await rx.receive())
+        assert got == ["first"], f"wait_ready() lost or took the item: receive() gave {got!r}"
+        await tx.aclose()
+        with anyio.fail_after(REMOTE_CLOSE_TIMEOUT):
+            await rx.wait_ready()  # the end of the stream counts as ready
+        try:
+            item = await rx.receive()
+        except EndOfStream:
+            pass
+        else:
+            raise AssertionError(f"receive() after close returned {item!r}")
 
 
 async def _check_nowait(make_pair: MakePair, *, remote: bool) -> None:

@@ -245,6 +245,30 @@ class ZmqReceiveStream(Link, Generic[T]):
             self._budget = FAIRNESS_INTERVAL
             return item
 
+    async def wait_ready(self) -> None:
+        """Wait until ``receive_nowait()`` would not raise WouldBlock; take nothing.
+
+        Waiting grants the sender credit like a parked ``receive()`` does, but nothing
+        is taken (or acknowledged) until a receive returns it.
+        """
+        if self._closed:
+            raise ChannelClosed("wait_ready on a ZeroMQ channel whose receive side was closed")
+        if self._waiter is not None:
+            raise ChannelInUse("receiving")
+        while not (self._buffer or self._eof or self._gone):
+            if self._wire_open and self._wire.readable():
+                self._process_incoming()
+                continue
+            waiter = self._waiter = anyio.Event()
+            self._maybe_ack(waiting=True)
+            try:
+                await waiter.wait()
+            finally:
+                self._waiter = None
+            if self._closed:
+                raise ChannelClosed("the receive side was closed while wait_ready waited")
+        await anyio.lowlevel.checkpoint()
+
     def close(self) -> None:
         """Close the receive side: buffered items are dropped; the sender gets ChannelClosed."""
         self._close_now()
