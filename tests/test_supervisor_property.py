@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _groups import leaves
 from tickwork import Context, Daemon, DaemonError, RestartPolicy, SimClock, Supervisor
 
 RunKind = Literal["return", "fail", "wait_stop", "forever"]
@@ -138,15 +139,6 @@ scenarios = st.builds(
     horizon=st.sampled_from((0.0, 1.0, 5.0, 20.0)),
     restart=restart_policies,
 )
-
-
-def leaves(group: BaseException) -> list[BaseException]:
-    if isinstance(group, BaseExceptionGroup):
-        found: list[BaseException] = []
-        for exc in group.exceptions:
-            found.extend(leaves(exc))
-        return found
-    return [group]
 
 
 def shutdown_failure_time(step: Attempt, horizon: float) -> float:

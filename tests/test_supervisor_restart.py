@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
 
+from _groups import leaves, raises_group
 from tickwork import (
     Context,
     Daemon,
@@ -18,24 +18,6 @@ from tickwork import (
     Supervisor,
     daemon,
 )
-
-
-def leaves(group: BaseException) -> list[BaseException]:
-    if isinstance(group, BaseExceptionGroup):
-        found: list[BaseException] = []
-        for exc in group.exceptions:
-            found.extend(leaves(exc))
-        return found
-    return [group]
-
-
-async def raises_group(body: Callable[[], Awaitable[None]]) -> BaseExceptionGroup[BaseException]:
-    """Run ``body``; return the exception group that escapes it (fail if none does)."""
-    try:
-        await body()
-    except BaseExceptionGroup as group:
-        return group
-    pytest.fail("no exception group escaped")
 
 
 class Flaky(Daemon):

@@ -174,8 +174,39 @@ class _NoPublicConstructor(type):
         return super().__call__(*args, **kwargs)
 
 
+class _ClosesOnExit:
+    """``with`` / ``async with`` support for an endpoint: leaving the block closes it."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
 @final
-class MemorySendStream(Generic[T], metaclass=_NoPublicConstructor):
+class MemorySendStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstructor):
     """The send endpoint of an in-process channel (see :func:`open_channel`)."""
 
     __slots__ = ("_budget", "_closed", "_state")
@@ -261,31 +292,9 @@ class MemorySendStream(Generic[T], metaclass=_NoPublicConstructor):
         """Buffer use, open endpoints and parked tasks of this channel."""
         return self._state.statistics()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 @final
-class MemoryReceiveStream(Generic[T], metaclass=_NoPublicConstructor):
+class MemoryReceiveStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstructor):
     """The receive endpoint of an in-process channel (see :func:`open_channel`)."""
 
     __slots__ = ("_budget", "_closed", "_state")
@@ -410,28 +419,6 @@ class MemoryReceiveStream(Generic[T], metaclass=_NoPublicConstructor):
             return await self.receive()
         except EndOfStream:
             raise StopAsyncIteration from None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _Closed:
