@@ -1,4 +1,4 @@
-"""Fixtures for the ZeroMQ transport tests: fresh addresses, a skip without the extra."""
+"""Fixtures for the ZeroMQ transport tests (the `zmq` extra is part of the dev env)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import pathlib
 from collections.abc import Iterator
 
 import pytest
-
-pytest.importorskip("zmq", reason="the zmq extra is not installed (pip install tickwork[zmq])")
-pytest.importorskip("msgspec", reason="the zmq extra is not installed (pip install tickwork[zmq])")
 
 
 @pytest.fixture
