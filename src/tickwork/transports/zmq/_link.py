@@ -190,6 +190,36 @@ class Link(metaclass=NoPublicConstructor):
         if not self._in_incoming and self._wire.readable():
             self._process_incoming()
 
+    def _start_background(self, tg: anyio.abc.TaskGroup) -> None:
+        """Start the socket pump, the heartbeat ticker and (connecting side) the monitor.
+
+        Called once, by ``Opening`` (this module's lifecycle owner).
+        """
+        tg.start_soon(self._pump)
+        tg.start_soon(self._ticker)
+        if not self._wire.bound:
+            tg.start_soon(self._connections)
+
+    async def _finish_background(self, tg: anyio.abc.TaskGroup, linger_ms: int) -> None:
+        """Close, linger until the peer has what it is owed, stop the tasks, close the socket.
+
+        The caller's exception (cancellation included) passes through unwrapped: the
+        background tasks are stopped after a shielded close and never see it.
+        """
+        try:
+            with anyio.CancelScope(shield=True):
+                self._close_now()
+                if linger_ms > 0 and not self._is_done():
+                    with anyio.move_on_after(linger_ms / 1000):
+                        await self._wait_done()
+        finally:
+            self._wire_open = False
+            tg.cancel_scope.cancel()
+            try:
+                await tg.__aexit__(None, None, None)
+            finally:
+                self._wire.close(0)
+
     async def _pump(self) -> None:
         wire = self._wire
         while True:
@@ -250,10 +280,7 @@ class Opening(Generic[E]):
         endpoint = self._factory()
         tg = anyio.create_task_group()
         await tg.__aenter__()
-        tg.start_soon(endpoint._pump)  # pyright: ignore[reportPrivateUsage]
-        tg.start_soon(endpoint._ticker)  # pyright: ignore[reportPrivateUsage]
-        if not endpoint._wire.bound:  # pyright: ignore[reportPrivateUsage]
-            tg.start_soon(endpoint._connections)  # pyright: ignore[reportPrivateUsage]
+        endpoint._start_background(tg)  # pyright: ignore[reportPrivateUsage]
         self._endpoint = endpoint
         self._tg = tg
         return endpoint
@@ -267,21 +294,7 @@ class Opening(Generic[E]):
         endpoint, tg = self._endpoint, self._tg
         assert endpoint is not None
         assert tg is not None
-        # The caller's exception (cancellation included) passes through unwrapped: the
-        # background tasks are stopped after a shielded close and never see it.
-        try:
-            with anyio.CancelScope(shield=True):
-                endpoint._close_now()  # pyright: ignore[reportPrivateUsage]
-                if self._linger_ms > 0 and not endpoint._is_done():  # pyright: ignore[reportPrivateUsage]
-                    with anyio.move_on_after(self._linger_ms / 1000):
-                        await endpoint._wait_done()  # pyright: ignore[reportPrivateUsage]
-        finally:
-            endpoint._wire_open = False  # pyright: ignore[reportPrivateUsage]
-            tg.cancel_scope.cancel()
-            try:
-                await tg.__aexit__(None, None, None)
-            finally:
-                endpoint._wire.close(0)  # pyright: ignore[reportPrivateUsage]
+        await endpoint._finish_background(tg, self._linger_ms)  # pyright: ignore[reportPrivateUsage]
 
 
 def window_of(maxsize: float) -> int:
