@@ -7,12 +7,13 @@ program is quiescent: every task blocked and no outside work (``busy()``) in fli
 How quiescence is observed (ADR 0002):
 
 * trio: ``trio.testing.wait_all_tasks_blocked()``, which the scheduler answers
-  exactly, I/O included.
-* asyncio: a probe callback that reads whether the event loop's ready queue is empty.
-  A first empty reading is confirmed one loop pass later, after the loop has polled
-  its selector, so data already sitting on a socket counts as work. The probe itself
-  wakes the next sleeper, so a wake costs the woken task's own pass plus one empty
-  pass, and no task switch back to the driver.
+  exactly, I/O included. Between sleepers due at the same instant, the last runnable
+  task hands the wake on itself ("baton passing"), saving a trip through the driver.
+* asyncio: one probe callback per event loop reads whether the ready queue is empty.
+  Before time moves, an empty reading is confirmed one loop pass later, after the
+  loop has polled its selector, so data already sitting on a socket counts as work.
+  The probe itself wakes the next sleeper: one loop pass per wake at the same
+  instant, two when time moves, and no task switch back to the driver.
 * Event loops without an observable ready queue (e.g. uvloop) fall back to
   ``settle_rounds`` consecutive probe passes.
 """
@@ -60,7 +61,8 @@ def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
 
     asyncio offers no public idleness check. CPython's BaseEventLoop keeps its ready
     callbacks in ``_ready`` (since 3.4); we only ever read its length. A canary test
-    (tests/test_simclock_settle.py) fails loudly if that changes.
+    (tests/test_simclock.py::test_asyncio_ready_queue_is_observable) fails loudly if
+    that changes.
     """
     return getattr(loop, "_ready", None)
 
@@ -90,8 +92,9 @@ class _LoopMonitor:
 
     One probe per loop (not per clock) so that two SimClocks advanced at the same time,
     e.g. a nested supervisor's, do not each see the other's probe as pending work. At
-    each quiescent point the first drive with work left takes one step; a drive with
-    nothing left finishes.
+    each quiescent point the newest drive takes one step, or finishes when it has
+    nothing left; older drives wait for newer ones (trio does the same with a run-wide
+    stack of drives).
     """
 
     __slots__ = (
@@ -139,7 +142,7 @@ class _LoopMonitor:
         if self._ready:
             self._confirmed = False
             return False
-        if self._confirmed or not any(drive.moves_time() for drive in self._drives):
+        if self._confirmed or not self._drives[-1].moves_time():
             self._confirmed = False
             return True
         # Before time moves, look once more after the loop's next selector poll, so
@@ -150,7 +153,8 @@ class _LoopMonitor:
     def _probe(self) -> None:
         self._armed = False
         drives = self._drives
-        drives[:] = [drive for drive in drives if not drive.done.done()]  # cancelled ones
+        while drives and drives[-1].done.done():  # a cancelled advance
+            drives.pop()
         if not drives:
             return
         if not self._is_quiet():
