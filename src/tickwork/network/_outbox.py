@@ -13,6 +13,7 @@ import anyio
 import anyio.lowlevel
 
 from tickwork import (
+    FAIRNESS_INTERVAL,
     ChannelClosed,
     ChannelInUse,
     ChannelStats,
@@ -27,7 +28,6 @@ from ._backoff import Backoff
 from ._util import race_deadline, validate_seconds
 
 __all__ = [
-    "FAIRNESS_INTERVAL",
     "Outbox",
     "OutboxChange",
     "OutboxFailed",
@@ -44,12 +44,9 @@ OverflowPolicy = Literal["block", "drop_oldest", "error"]
 
 _POLICIES: Final = ("block", "drop_oldest", "error")
 
-FAIRNESS_INTERVAL: Final = 64
-"""Messages sent (or delivered) without a wait before ``send`` (or the daemon) yields anyway.
-
-Mirrors the channel fast path (ADR 0003): neither a producer nor a catch-up through a
-``post`` that never awaits can starve other tasks for long.
-"""
+# Messages sent (or delivered) without a wait before ``send`` (or the daemon) yields
+# anyway: the channel's own interval (ADR 0003), so neither a producer nor a catch-up
+# through a ``post`` that never awaits can starve other tasks for long.
 
 
 @final

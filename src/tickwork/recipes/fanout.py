@@ -6,7 +6,7 @@ from typing import Final, TypeVar
 
 import anyio.lowlevel
 
-from tickwork import EndOfStream, ReceiveStream, SendStream, WouldBlock
+from tickwork import FAIRNESS_INTERVAL, EndOfStream, ReceiveStream, SendStream, WouldBlock
 
 from ._util import aclose_all, check_streams
 
@@ -14,7 +14,7 @@ __all__ = ["tee"]
 
 T = TypeVar("T")
 
-_YIELD_EVERY: Final = 64
+_YIELD_EVERY: Final = FAIRNESS_INTERVAL
 """Items forwarded without awaiting anything before the tee yields once to other tasks."""
 
 _RECHECK_EVERY: Final = 64

@@ -13,13 +13,20 @@ from typing import Final, Generic, Never, Self, TypeVar, final
 
 import anyio.lowlevel
 
-from tickwork import ChannelStats, EndOfStream, ReceiveStream, SendStream, WouldBlock
+from tickwork import (
+    FAIRNESS_INTERVAL,
+    ChannelStats,
+    EndOfStream,
+    ReceiveStream,
+    SendStream,
+    WouldBlock,
+)
 
 __all__ = ["CoalesceSend", "DropNewestSend", "DropOldestSend"]
 
 T = TypeVar("T")
 
-_YIELD_EVERY: Final = 64
+_YIELD_EVERY: Final = FAIRNESS_INTERVAL
 """``send()`` calls between checkpoints, so a producer loop cannot starve the loop."""
 
 
