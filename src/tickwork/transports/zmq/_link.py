@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, Generic, TypeVar, final
+from typing import Any, Final, Generic, Self, TypeVar, final
 
 import anyio
 import anyio.abc
@@ -189,6 +189,28 @@ class Link(metaclass=NoPublicConstructor):
         """A send may have eaten ZMQ_FD's edge: pick up frames that are already here."""
         if not self._in_incoming and self._wire.readable():
             self._process_incoming()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._close_now()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._close_now()
 
     def _start_background(self, tg: anyio.abc.TaskGroup) -> None:
         """Start the socket pump, the heartbeat ticker and (connecting side) the monitor.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import random
 from collections import deque
-from types import TracebackType
 from typing import Final, Generic, Self, TypeVar, final
 
 import anyio
@@ -327,28 +326,6 @@ class ZmqReceiveStream(Link, Generic[T]):
             return await self.receive()
         except EndOfStream:
             raise StopAsyncIteration from None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._close_now()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._close_now()
 
     # -- protocol ---------------------------------------------------------------------
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from types import TracebackType
-from typing import Final, Generic, Self, TypeVar, final
+from typing import Final, Generic, TypeVar, final
 
 import anyio
 import anyio.lowlevel
@@ -226,28 +225,6 @@ class ZmqSendStream(Link, Generic[T]):
         self._after_send()
         self._wake()
         await self._greeted.wait()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._close_now()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._close_now()
 
     # -- protocol ---------------------------------------------------------------------
 
