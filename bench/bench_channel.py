@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import anyio
 import chrono_daemon
@@ -59,9 +60,16 @@ def _check(total: int, n: int, who: str) -> None:
         raise AssertionError(f"{who}: consumer summed {total}, expected {expected}")
 
 
-async def run_tickwork(maxsize: int, n: int) -> float:
-    ch: tickwork.Channel[int] = tickwork.open_channel(maxsize)
-    send, recv = ch.send, ch.recv
+class _Sender(Protocol):
+    async def send(self, item: int, /) -> None: ...
+
+
+class _Receiver(Protocol):
+    async def receive(self) -> int: ...
+
+
+async def _timed_transfer(send: _Sender, recv: _Receiver, n: int) -> tuple[float, int]:
+    """One producer sends 0..n-1, one consumer sums them; the same loop for every contender."""
     total = 0
 
     async def producer() -> None:
@@ -77,7 +85,13 @@ async def run_tickwork(maxsize: int, n: int) -> float:
     async with anyio.create_task_group() as tg:
         tg.start_soon(producer)
         tg.start_soon(consumer)
-    elapsed = now() - start
+    return now() - start, total
+
+
+async def run_tickwork(maxsize: int, n: int) -> float:
+    ch: tickwork.Channel[int] = tickwork.open_channel(maxsize)
+    send, recv = ch.send, ch.recv
+    elapsed, total = await _timed_transfer(send, recv, n)
     await send.aclose()
     await recv.aclose()
     _check(total, n, "tickwork")
@@ -111,22 +125,7 @@ async def run_tickwork_iter(maxsize: int, n: int) -> float:
 
 async def run_anyio(maxsize: int, n: int) -> float:
     send, recv = anyio.create_memory_object_stream[int](maxsize)
-    total = 0
-
-    async def producer() -> None:
-        for i in range(n):
-            await send.send(i)
-
-    async def consumer() -> None:
-        nonlocal total
-        for _ in range(n):
-            total += await recv.receive()
-
-    start = now()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(producer)
-        tg.start_soon(consumer)
-    elapsed = now() - start
+    elapsed, total = await _timed_transfer(send, recv, n)
     send.close()
     recv.close()
     _check(total, n, "anyio")
@@ -189,22 +188,7 @@ async def run_asyncio_queue_unbounded(maxsize: int, n: int) -> float:
 
 async def run_trio_channel(maxsize: int, n: int) -> float:
     send, recv = trio.open_memory_channel[int](maxsize)
-    total = 0
-
-    async def producer() -> None:
-        for i in range(n):
-            await send.send(i)
-
-    async def consumer() -> None:
-        nonlocal total
-        for _ in range(n):
-            total += await recv.receive()
-
-    start = now()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(producer)
-        tg.start_soon(consumer)
-    elapsed = now() - start
+    elapsed, total = await _timed_transfer(send, recv, n)
     send.close()
     recv.close()
     _check(total, n, "trio channel")
@@ -214,22 +198,7 @@ async def run_trio_channel(maxsize: int, n: int) -> float:
 async def run_chrono(maxsize: int, n: int) -> float:
     ch: chrono_daemon.Channel[int] = chrono_daemon.open_channel(maxsize)
     send, recv = ch.send, ch.recv
-    total = 0
-
-    async def producer() -> None:
-        for i in range(n):
-            await send.send(i)
-
-    async def consumer() -> None:
-        nonlocal total
-        for _ in range(n):
-            total += await recv.receive()
-
-    start = now()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(producer)
-        tg.start_soon(consumer)
-    elapsed = now() - start
+    elapsed, total = await _timed_transfer(send, recv, n)
     await send.aclose()
     await recv.aclose()
     _check(total, n, "chrono-daemon")
