@@ -94,6 +94,13 @@ class _AllowLists:
         return key in self.domains.get(domain, frozenset[bytes]())
 
 
+_ZAP_REBIND_WAIT: Final = 0.002
+"""Seconds between attempts to bind the ZAP address while libzmq still holds it."""
+
+_ZAP_REBIND_TRIES: Final = 500
+"""Attempts before giving up (about a second): reaping takes microseconds normally."""
+
+
 class _Zap:
     """One running authenticator and its allow-lists, shared within a context."""
 
@@ -101,7 +108,17 @@ class _Zap:
         self.auth = zmq.auth.thread.ThreadAuthenticator(context)
         self.lists = _AllowLists()
         self.users = 0
-        self.auth.start()
+        for attempt in range(_ZAP_REBIND_TRIES):
+            try:
+                self.auth.start()
+                return
+            except zmq.ZMQError as exc:
+                # The previous authenticator of this context closed its ZAP socket, but
+                # libzmq frees the inproc address in its reaper thread, a moment later.
+                self.auth.stop()
+                if exc.errno != zmq.EADDRINUSE or attempt == _ZAP_REBIND_TRIES - 1:
+                    raise
+                threading.Event().wait(_ZAP_REBIND_WAIT)
 
 
 _registry: dict[int, _Zap] = {}
