@@ -29,13 +29,14 @@ from ._exceptions import EndOfStream as EndOfStream
 from ._exceptions import OnError as OnError
 from ._exceptions import TickworkError as TickworkError
 from ._exceptions import WouldBlock as WouldBlock
+from ._health import DaemonFailurePhase as DaemonFailurePhase
+from ._health import DaemonHealth as DaemonHealth
+from ._health import DaemonState as DaemonState
 from ._logging import ClockAwareLoggerAdapter as ClockAwareLoggerAdapter
+from ._restart import RestartPolicy as RestartPolicy
 from ._run import run as run
 from ._simclock import SimClock as SimClock
-from ._supervisor import DaemonFailurePhase as DaemonFailurePhase
-from ._supervisor import DaemonHealth as DaemonHealth
-from ._supervisor import DaemonState as DaemonState
-from ._supervisor import RestartPolicy as RestartPolicy
+from ._supervisor import Strategy as Strategy
 from ._supervisor import Supervisor as Supervisor
 
 __version__ = "0.1.0"
@@ -63,6 +64,7 @@ __all__ = [
     "RestartPolicy",
     "SendStream",
     "SimClock",
+    "Strategy",
     "Supervisor",
     "Ticks",
     "TickworkError",

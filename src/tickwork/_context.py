@@ -1,19 +1,19 @@
-"""The Context handed to every daemon hook."""
+"""The Context handed to every daemon hook, and the narrow view of its supervisor."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, final
+from typing import Any, Protocol, final
 
 import anyio
 
 from ._clock import Clock
+from ._health import DaemonHealth
 from ._logging import ClockAwareLoggerAdapter
 
-if TYPE_CHECKING:
-    from ._supervisor import Supervisor
-
-__all__ = ["Context", "LoggerSource"]
+__all__ = ["Context", "LoggerSource", "SupervisorHandle"]
 
 
 class LoggerSource(Protocol):
@@ -21,6 +21,38 @@ class LoggerSource(Protocol):
 
     @property
     def logger(self) -> ClockAwareLoggerAdapter: ...
+
+
+class SupervisorHandle(Protocol):
+    """What a daemon may do with its supervisor through ``ctx.supervisor``.
+
+    A narrow view of :class:`tickwork.Supervisor`: ask for a stop, start a one-off
+    sibling, wait for starts and read health. Holding the Supervisor itself gives the
+    rest (``add`` of Daemon instances included).
+    """
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def logger(self) -> logging.Logger: ...
+
+    def signal_stop(self) -> None: ...
+
+    async def stop(self, grace: float = ..., finalize_timeout: float = ...) -> None: ...
+
+    def spawn(
+        self,
+        fn: Callable[..., Awaitable[None]],
+        /,
+        *args: Any,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> str: ...
+
+    async def wait_all_started(self) -> None: ...
+
+    def snapshot(self) -> Mapping[str, DaemonHealth]: ...
 
 
 @final
@@ -37,13 +69,13 @@ class Context:
     clock: Clock
     cancel_scope: anyio.CancelScope
     name: str
-    supervisor: Supervisor
+    supervisor: SupervisorHandle
     stop_event: anyio.Event
     _logger_source: LoggerSource = field(repr=False, compare=False)
 
     @property
     def logger(self) -> ClockAwareLoggerAdapter:
-        """This daemon's clock-aware logger, on a child of the supervisor's logger."""
+        """This daemon's clock-aware logger (see docs/concepts.md, Logging)."""
         return self._logger_source.logger
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeAlias, final, overload
@@ -78,12 +79,23 @@ class DaemonFactory(Generic[P]):
         self.__qualname__: str = getattr(fn, "__qualname__", name)
         self.__doc__ = fn.__doc__
         self.name = name
+        self._signature = inspect.signature(fn)
 
     def __repr__(self) -> str:
         return f"<daemon factory {self.name!r}>"
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Daemon:
-        """Bind arguments; the returned Daemon's ``run`` calls ``fn(ctx, *args, **kwargs)``."""
+        """Bind arguments; the returned Daemon's ``run`` calls ``fn(ctx, *args, **kwargs)``.
+
+        Arguments that do not fit ``fn``'s signature raise TypeError here, not in ``run``.
+        """
+        try:
+            self._signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"@daemon {self.name!r} called with arguments that do not fit "
+                f"{self.__qualname__}{self._signature} (ctx is passed for you): {exc}"
+            ) from None
         return FunctionDaemon(self.__wrapped__, self.name, args, kwargs)
 
 
@@ -105,8 +117,11 @@ def daemon(
     """
 
     def wrap(func: DaemonFunction[P]) -> DaemonFactory[P]:
-        if not callable(func):
-            raise TypeError(f"@daemon needs an async function, got {func!r}")
+        if not inspect.iscoroutinefunction(func):
+            raise TypeError(
+                f"@daemon needs an async function (async def fn(ctx, ...)), got {func!r}; "
+                "define it with 'async def'"
+            )
         return DaemonFactory(func, name or getattr(func, "__name__", "daemon"))
 
     if fn is not None:

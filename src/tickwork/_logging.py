@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 if TYPE_CHECKING:
     from ._clock import Clock
 
-__all__ = ["ClockAwareLoggerAdapter", "child_logger"]
+__all__ = ["NO_DAEMON", "ClockAwareLoggerAdapter", "child_logger"]
+
+NO_DAEMON: Final = "-"
+"""``record.daemon`` on records that concern no single daemon (the supervisor's own)."""
 
 
 @final
 class ClockAwareLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
     """A LoggerAdapter that puts ``clock.now()`` on every record as ``record.sim_time``.
 
-    A caller's own ``extra={"sim_time": ...}`` wins. Under SimClock this makes logs
-    line up with virtual time; use ``%(sim_time).3f`` in a format string.
+    Every record also gets ``record.daemon`` (``"-"`` unless ``extra`` names one), so
+    ``%(sim_time).3f`` and ``%(daemon)s`` work in any format string. A caller's own
+    ``extra={"sim_time": ...}`` wins. Under SimClock this makes logs line up with
+    virtual time.
     """
 
     def __init__(
@@ -30,7 +35,7 @@ class ClockAwareLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
         self, msg: Any, kwargs: MutableMapping[str, Any]
     ) -> tuple[Any, MutableMapping[str, Any]]:
         """Merge our fields into the call's ``extra``, keeping the caller's values."""
-        extra: dict[str, object] = {"sim_time": self.clock.now()}
+        extra: dict[str, object] = {"sim_time": self.clock.now(), "daemon": NO_DAEMON}
         if self.extra:
             extra.update(self.extra)
         caller = kwargs.get("extra")
@@ -41,14 +46,19 @@ class ClockAwareLoggerAdapter(logging.LoggerAdapter[logging.Logger]):
 
 
 def child_logger(parent: logging.Logger, name: str) -> logging.Logger:
-    """A logger named ``parent.name + '.' + name`` that propagates to ``parent``.
+    """The logger for daemon ``name``: ``parent.name + '.' + name``, propagating to ``parent``.
 
-    Unlike ``parent.getChild(name)`` it is not registered in the logging manager, so a
-    supervisor hosting daemons with per-session names does not leak one Logger per
-    name: it is garbage once the daemon ends. Configure handlers and levels on the
-    parent (the supervisor's logger); the child inherits them.
+    If the application registered that name (``logging.getLogger("tickwork.outbox")``,
+    or ``dictConfig``), that Logger is used, so its level and handlers apply. Otherwise
+    the logger is not registered in the logging manager, so a supervisor hosting
+    daemons with per-session names does not leak one Logger per name: it is garbage
+    once the daemon ends, and the parent's configuration applies.
     """
-    logger = _ChildLogger(f"{parent.name}.{name}")
+    full = f"{parent.name}.{name}"
+    registered = logging.Logger.manager.loggerDict.get(full)
+    if isinstance(registered, logging.Logger):
+        return registered
+    logger = _ChildLogger(full)
     logger.parent = parent
     return logger
 

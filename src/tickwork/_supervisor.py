@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal, Self, final
 
@@ -16,26 +14,20 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from ._backoff import backoff_delay, validate_backoff
 from ._clock import Clock, WallClock
 from ._context import Context
 from ._daemon import Daemon, DaemonFactory, FunctionDaemon
 from ._exceptions import DaemonError, OnError
-from ._logging import ClockAwareLoggerAdapter, child_logger
+from ._health import DaemonFailurePhase, DaemonHealth, DaemonState
+from ._logging import NO_DAEMON, ClockAwareLoggerAdapter, child_logger
+from ._restart import RestartPolicy, RestartTracker, SlidingWindow, validate_intensity
 from ._simclock import SimClock
-from ._validate import is_instance, is_int, is_number
+from ._validate import is_instance, is_number
 
-__all__ = [
-    "FINISHED_HISTORY",
-    "DaemonFailurePhase",
-    "DaemonHealth",
-    "DaemonState",
-    "RestartPolicy",
-    "Supervisor",
-]
+__all__ = ["FINISHED_HISTORY", "Strategy", "Supervisor"]
 
-DaemonState = Literal["starting", "running", "restarting", "stopped", "failed"]
-DaemonFailurePhase = Literal["on_start", "run", "on_stop"]
+Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
+"""Which daemons a restart takes along, as in Erlang/OTP (see ADR 0023)."""
 
 FINISHED_HISTORY: Final = 1024
 """Finished daemons whose final health ``snapshot()`` still reports (oldest dropped first).
@@ -45,84 +37,11 @@ constant footprint, while a test or an operator can still see how recent ones en
 """
 
 _POLICIES: Final = ("shutdown", "restart", "ignore")
+_STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
+_FATAL: Final = (KeyboardInterrupt, SystemExit)
 
 _INSIDE: ContextVar[tuple[Supervisor, ...]] = ContextVar("tickwork_inside", default=())
 """The supervisors whose daemons the current task belongs to (inherited by child tasks)."""
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class RestartPolicy:
-    """How ``on_error="restart"`` waits and when it gives up.
-
-    The n-th consecutive restart waits ``base * factor**n`` clock seconds, at most
-    ``cap``, varied by +/- ``jitter`` (a fraction) drawn from ``random.Random`` seeded
-    with ``seed`` and the daemon's name, so SimClock runs replay exactly. ``max_retries``
-    bounds consecutive restarts; a daemon that ran ``reset_after`` seconds before
-    failing starts afresh. ``max_restarts`` within ``period`` seconds is an OTP-style
-    intensity limit that fails the daemon instead of restarting it in a busy loop.
-    """
-
-    base: float = 0.1
-    factor: float = 2.0
-    cap: float = 5.0
-    max_retries: int | None = None
-    jitter: float = 0.0
-    seed: int | None = None
-    reset_after: float | None = None
-    max_restarts: int | None = None
-    period: float = 5.0
-
-    def __post_init__(self) -> None:
-        validate_backoff(
-            "RestartPolicy", base=self.base, factor=self.factor, cap=self.cap, jitter=self.jitter
-        )
-        for field, value in (
-            ("max_retries", self.max_retries),
-            ("max_restarts", self.max_restarts),
-        ):
-            if value is not None and not is_int(value):
-                raise TypeError(f"RestartPolicy.{field} must be an int or None, got {value!r}")
-        if self.max_retries is not None and self.max_retries < 0:
-            raise ValueError(
-                f"RestartPolicy.max_retries must be >= 0 or None, got {self.max_retries}"
-            )
-        if self.max_restarts is not None and self.max_restarts < 1:
-            raise ValueError(
-                f"RestartPolicy.max_restarts must be >= 1 or None, got {self.max_restarts}"
-            )
-        if not (is_number(self.period) and math.isfinite(self.period) and self.period > 0):
-            raise ValueError(f"RestartPolicy.period must be > 0 seconds, got {self.period!r}")
-        if self.reset_after is not None and not (
-            is_number(self.reset_after) and math.isfinite(self.reset_after) and self.reset_after > 0
-        ):
-            raise ValueError(
-                f"RestartPolicy.reset_after must be > 0 seconds or None, got {self.reset_after!r}"
-            )
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait before consecutive restart number ``attempt`` (0-based)."""
-        return backoff_delay(
-            attempt, base=self.base, factor=self.factor, cap=self.cap, jitter=self.jitter, rng=rng
-        )
-
-    def rng_for(self, name: str) -> random.Random:
-        """The jitter source for the daemon ``name``: reproducible when ``seed`` is set."""
-        return random.Random(None if self.seed is None else f"{self.seed}:{name}")
-
-
-@final
-@dataclass(frozen=True, slots=True)
-class DaemonHealth:
-    """One daemon's state as :meth:`Supervisor.snapshot` saw it."""
-
-    name: str
-    state: DaemonState
-    restart_count: int
-    last_error: BaseException | None
-    last_error_phase: DaemonFailurePhase | None
-    started_at: float | None
-    uptime: float | None
 
 
 @final
@@ -131,40 +50,66 @@ class _Record:
 
     __slots__ = (
         "_logger",
-        "attempt",
+        "begun",
         "daemon",
+        "ended",
+        "ending",
         "finalizing",
+        "held",
         "last_error",
         "last_error_phase",
         "name",
+        "on_error",
         "owner",
+        "parked",
+        "permanent",
+        "policy",
+        "release",
         "restart_count",
-        "restart_times",
-        "rng",
         "scope",
         "seq",
         "start_pending",
         "started_at",
         "state",
+        "tracker",
     )
 
-    def __init__(self, name: str, daemon: Daemon, seq: int, owner: Supervisor) -> None:
+    def __init__(
+        self,
+        name: str,
+        daemon: Daemon,
+        seq: int,
+        owner: Supervisor,
+        *,
+        on_error: OnError,
+        policy: RestartPolicy,
+        permanent: bool,
+    ) -> None:
         self.name = name
         self.daemon = daemon
         self.seq = seq
         self.owner = owner
+        self.on_error: OnError = on_error
+        self.policy = policy
+        self.permanent = permanent
+        self.tracker: RestartTracker | None = None
         self._logger: ClockAwareLoggerAdapter | None = None
         self.state: DaemonState = "starting"
         self.restart_count = 0
-        self.attempt = 0
         self.last_error: BaseException | None = None
         self.last_error_phase: DaemonFailurePhase | None = None
         self.started_at: float | None = None
         self.scope: anyio.CancelScope | None = None
         self.finalizing = False
+        self.ending = False
         self.start_pending = True
-        self.rng: random.Random | None = None
-        self.restart_times: deque[float] | None = None
+        # Group restarts (one_for_all / rest_for_one): claimed by a coordinator, parked
+        # until it releases the daemon; ``begun`` tells it the next attempt started.
+        self.held = False
+        self.parked: anyio.Event | None = None
+        self.release: anyio.Event | None = None
+        self.begun: anyio.Event | None = None
+        self.ended: anyio.Event | None = None
 
     @property
     def logger(self) -> ClockAwareLoggerAdapter:
@@ -172,7 +117,7 @@ class _Record:
         if self._logger is None:
             owner = self.owner
             self._logger = ClockAwareLoggerAdapter(
-                child_logger(owner.logger, self.name), owner.clock
+                child_logger(owner.logger, self.name), owner.clock, {"daemon": self.name}
             )
         return self._logger
 
@@ -200,7 +145,16 @@ class _StartWaiter:
 
 
 class _Restart(Exception):
-    """Internal signal: the attempt failed and the policy says restart."""
+    """Internal signal: the attempt ended and the policy says restart (cause: the error)."""
+
+
+def _check_policy(on_error: object, restart: object, strategy: object) -> None:
+    if on_error is not None and on_error not in _POLICIES:
+        raise ValueError(f"on_error must be one of {', '.join(_POLICIES)}; got {on_error!r}")
+    if restart is not None and not is_instance(restart, RestartPolicy):
+        raise TypeError(f"restart must be a RestartPolicy, got {restart!r}")
+    if strategy is not None and strategy not in _STRATEGIES:
+        raise ValueError(f"strategy must be one of {', '.join(_STRATEGIES)}; got {strategy!r}")
 
 
 @final
@@ -209,7 +163,10 @@ class Supervisor:
 
     ``async with Supervisor(clock=clock) as sup: sup.add(MyDaemon())``. Leaving the
     block waits for the daemons; ``await sup.stop()`` asks them to stop (sets
-    ``stop_event``), waits up to ``grace`` wall-clock seconds, then cancels the rest.
+    ``stop_event``), waits up to ``grace`` seconds, then cancels the rest in reverse
+    add order. ``strategy`` says which daemons a restart takes along (Erlang/OTP's
+    one_for_one, one_for_all, rest_for_one); ``max_restarts`` within ``period`` clock
+    seconds bounds the restarts of all daemons together: past it the supervisor fails.
     """
 
     def __init__(
@@ -219,19 +176,29 @@ class Supervisor:
         on_error: OnError = "shutdown",
         restart: RestartPolicy | None = None,
         logger: logging.Logger | None = None,
+        strategy: Strategy = "one_for_one",
+        max_restarts: int | None = None,
+        period: float = 5.0,
     ) -> None:
         if on_error not in _POLICIES:
             raise ValueError(f"on_error must be one of {', '.join(_POLICIES)}; got {on_error!r}")
-        if restart is not None and not is_instance(restart, RestartPolicy):
-            raise TypeError(f"restart must be a RestartPolicy, got {restart!r}")
+        _check_policy(on_error, restart, strategy)
+        validate_intensity("Supervisor", max_restarts, period)
         if clock is not None and not is_instance(clock, Clock):
             raise TypeError(
                 f"clock must implement tickwork.Clock (e.g. WallClock()), got {clock!r}"
             )
+        if logger is not None and not is_instance(logger, logging.Logger):
+            raise TypeError(f"logger must be a logging.Logger, got {logger!r}")
         self._clock: Clock = clock if clock is not None else WallClock()
         self._on_error: OnError = on_error
         self._restart = restart if restart is not None else RestartPolicy()
+        self._strategy: Strategy = strategy
+        self._max_restarts = max_restarts
+        self._period = period
+        self._intensity = SlidingWindow(period) if max_restarts is not None else None
         self._logger = logger if logger is not None else logging.getLogger("tickwork")
+        self._log = ClockAwareLoggerAdapter(self._logger, self._clock, {"daemon": NO_DAEMON})
         self._records: dict[str, _Record] = {}
         self._finished: OrderedDict[str, DaemonHealth] = OrderedDict()
         self._pending: list[_Record] = []
@@ -241,6 +208,7 @@ class Supervisor:
         self._stop_requested = False
         self._stop_event: anyio.Event | None = None
         self._stop_done: anyio.Event | None = None
+        self._stop_leader = False
         self._all_done: anyio.Event | None = None
         self._live = 0
         self._seq = 0
@@ -248,6 +216,10 @@ class Supervisor:
         self._start_waiters: list[_StartWaiter] = []
         self._finalize_timeout = 2.0
         self._cancelling = False
+        self._fatal: BaseException | None = None
+        self._group_lock: anyio.Lock | None = None
+        self._coordinators: set[anyio.CancelScope] = set()
+        self._start_queue: deque[_Record] = deque()
 
     def __repr__(self) -> str:
         return f"<Supervisor {len(self._records)} live daemons, clock={self._clock!r}>"
@@ -263,6 +235,11 @@ class Supervisor:
     def logger(self) -> logging.Logger:
         """The parent logger of every daemon's ``ctx.logger``."""
         return self._logger
+
+    @property
+    def strategy(self) -> Strategy:
+        """Which daemons a restart takes along."""
+        return self._strategy
 
     @property
     def stop_event(self) -> anyio.Event:
@@ -301,15 +278,36 @@ class Supervisor:
     ) -> bool | None:
         assert self._tg is not None
         try:
-            return await self._tg.__aexit__(exc_type, exc, tb)
+            result = await self._tg.__aexit__(exc_type, exc, tb)
         finally:
             self._exited = True
             for waiter in self._start_waiters:
                 waiter.event.set()
             self._start_waiters.clear()
+            if self._stop_done is not None:
+                self._stop_done.set()
+        fatal = self._fatal
+        if fatal is not None:
+            # The same on both backends: the bare KeyboardInterrupt / SystemExit, after
+            # every sibling's on_stop (ADR 0025).
+            self._fatal = None
+            raise fatal
+        return result
 
-    def add(self, daemon: Daemon, *, name: str | None = None) -> str:
-        """Start ``daemon`` now (inside the block) or on entry; return its name."""
+    def add(
+        self,
+        daemon: Daemon,
+        *,
+        name: str | None = None,
+        on_error: OnError | None = None,
+        restart: RestartPolicy | None = None,
+        permanent: bool = False,
+    ) -> str:
+        """Start ``daemon`` now (inside the block) or on entry; return its name.
+
+        ``on_error`` and ``restart`` override the supervisor's for this daemon;
+        ``permanent=True`` restarts it also when ``run`` returns, until stop.
+        """
         if is_instance(daemon, DaemonFactory):
             raise TypeError(
                 f"{daemon!r} is a @daemon factory, not a Daemon: call it first, e.g. "
@@ -325,8 +323,16 @@ class Supervisor:
                 f"Supervisor.add() needs a tickwork.Daemon instance, got {type(daemon).__name__}: "
                 f"{daemon!r}; wrap a coroutine function with @daemon or use spawn()"
             )
+        _check_policy(on_error, restart, None)
+        if not is_instance(permanent, bool):
+            raise TypeError(f"add() permanent must be a bool, got {permanent!r}")
         if self._exited:
             raise RuntimeError("this Supervisor has exited; add daemons inside its 'async with'")
+        if self._stop_requested:
+            raise RuntimeError(
+                "the supervisor is stopping (stop() or signal_stop() was called): it "
+                "accepts no new daemons; add them before the stop or to a new Supervisor"
+            )
         resolved = name if name is not None else (daemon.name or type(daemon).__name__)
         if not is_instance(resolved, str) or not resolved:
             raise ValueError(f"a daemon name must be a non-empty str, got {resolved!r}")
@@ -337,7 +343,15 @@ class Supervisor:
             )
         self._finished.pop(resolved, None)
         self._seq += 1
-        record = _Record(resolved, daemon, self._seq, self)
+        record = _Record(
+            resolved,
+            daemon,
+            self._seq,
+            self,
+            on_error=on_error if on_error is not None else self._on_error,
+            policy=restart if restart is not None else self._restart,
+            permanent=permanent,
+        )
         self._records[resolved] = record
         self._unstarted += 1
         if self._entered:
@@ -347,15 +361,33 @@ class Supervisor:
         return resolved
 
     def spawn(
-        self, fn: Callable[..., Awaitable[None]], *args: Any, name: str | None = None, **kwargs: Any
+        self,
+        fn: Callable[..., Awaitable[None]],
+        /,
+        *args: Any,
+        name: str | None = None,
+        on_error: OnError | None = None,
+        restart: RestartPolicy | None = None,
+        permanent: bool = False,
+        **kwargs: Any,
     ) -> str:
-        """Run ``fn(ctx, *args, **kwargs)`` as a one-off daemon; return its name."""
+        """Run ``fn(ctx, *args, **kwargs)`` as a one-off daemon; return its name.
+
+        The keywords ``name``, ``on_error``, ``restart`` and ``permanent`` are the
+        same as :meth:`add`'s and are not passed to ``fn``.
+        """
         if not callable(fn):
             raise TypeError(f"spawn() needs an async function taking ctx first, got {fn!r}")
         if is_instance(fn, DaemonFactory):
             raise TypeError(f"{fn!r} is a @daemon factory: use sup.add({fn.__name__}(...))")
         label = name if name is not None else getattr(fn, "__name__", type(fn).__name__)
-        return self.add(FunctionDaemon(fn, label, args, kwargs), name=label)
+        return self.add(
+            FunctionDaemon(fn, label, args, kwargs),
+            name=label,
+            on_error=on_error,
+            restart=restart,
+            permanent=permanent,
+        )
 
     def signal_stop(self) -> None:
         """Ask every daemon to stop (sets ``stop_event``). Sync, idempotent, safe anywhere."""
@@ -365,67 +397,90 @@ class Supervisor:
         for record in self._records.values():
             if record.state == "restarting" and record.scope is not None:
                 record.scope.cancel()
+        for scope in self._coordinators:
+            scope.cancel()
 
     async def stop(self, grace: float = 5.0, finalize_timeout: float = 2.0) -> None:
         """Signal a stop, wait up to ``grace`` seconds, then cancel the daemons left.
 
-        Both bounds are wall-clock seconds. Each cancelled daemon still gets ``on_stop``,
-        shielded and bounded by ``finalize_timeout``, and so does an ``on_stop`` still
+        Each cancelled daemon still gets ``on_stop``, shielded and bounded by
+        ``finalize_timeout``, in reverse add order, and so does an ``on_stop`` still
         running after its daemon returned. Under SimClock, once every daemon left is
         blocked the rest are cancelled at once rather than after ``grace``. Called from
         inside one of this supervisor's daemons (which cannot wait for itself), it
         signals, lets the stop finish in the background and returns at once.
-        Idempotent; a no-op before entry and after exit.
+        Idempotent; a no-op before entry and after exit. A ``stop()`` that is itself
+        cancelled leaves the supervisor stoppable by the next call.
         """
         for label, value in (("grace", grace), ("finalize_timeout", finalize_timeout)):
             if not (is_number(value) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"stop() {label} must be >= 0 seconds, got {value!r}")
         if not self._entered or self._exited:
             return
+        if self._stop_done is None:
+            self._stop_done = anyio.Event()
+        done = self._stop_done
         if self in _INSIDE.get():
             # Called from one of our own daemons (or a task it started): it cannot wait
             # for itself, so signal, finish the stop in the background and return.
             self.signal_stop()
-            if self._stop_done is None:
-                self._stop_done = anyio.Event()
+            if not self._stop_leader:
+                self._stop_leader = True
                 assert self._tg is not None
                 self._tg.start_soon(
-                    self._stop,
-                    grace,
-                    finalize_timeout,
-                    self._stop_done,
-                    name="tickwork supervisor stop",
+                    self._lead_stop, grace, finalize_timeout, name="tickwork supervisor stop"
                 )
             return
-        if self._stop_done is not None:
-            await self._stop_done.wait()
+        if self._stop_leader:
+            await done.wait()
             return
-        self._stop_done = done = anyio.Event()
-        await self._stop(grace, finalize_timeout, done)
+        await self._lead_stop(grace, finalize_timeout)
 
-    async def _stop(self, grace: float, finalize_timeout: float, done: anyio.Event) -> None:
-        self._finalize_timeout = finalize_timeout
+    async def _lead_stop(self, grace: float, finalize_timeout: float) -> None:
+        """Run the stop; if this is cancelled, the next stop() takes over (done unset)."""
+        self._stop_leader = True
         try:
-            self.signal_stop()
-            if self._live:
-                with anyio.move_on_after(grace):
-                    await self._settle()
-                self._cancelling = True
-                for record in list(self._records.values()):
-                    scope = record.scope
-                    if scope is None:
-                        continue
-                    if record.finalizing:
-                        # Already in on_stop after a normal return: bound it, like a
-                        # cancelled daemon's shielded on_stop.
-                        scope.deadline = min(
-                            scope.deadline, anyio.current_time() + finalize_timeout
-                        )
-                    else:
-                        scope.cancel()
-            await self._wait_all_done()
+            await self._stop(grace, finalize_timeout)
         finally:
-            done.set()
+            self._stop_leader = False
+        assert self._stop_done is not None
+        self._stop_done.set()
+
+    async def _stop(self, grace: float, finalize_timeout: float) -> None:
+        self._finalize_timeout = finalize_timeout
+        self.signal_stop()
+        if not self._live:
+            return
+        with anyio.move_on_after(grace):
+            await self._settle()
+        if not self._live:
+            return
+        self._cancelling = True
+        left = sorted(self._records.values(), key=lambda r: r.seq, reverse=True)
+        self._log.warning(
+            "stop: grace=%ss ran out; cancelling %d daemons (in reverse add order): %s",
+            grace,
+            len(left),
+            ", ".join(r.name for r in left),
+        )
+        for record in left:
+            await self._end_one(record)
+        await self._wait_all_done()
+
+    async def _end_one(self, record: _Record) -> None:
+        """Cancel ``record`` (or bound its on_stop) and wait until it has ended."""
+        if record.name not in self._records:
+            return
+        ended = record.ended
+        if ended is None:
+            ended = record.ended = anyio.Event()
+        scope = record.scope
+        if scope is not None:
+            if record.finalizing:
+                scope.deadline = min(scope.deadline, anyio.current_time() + self._finalize_timeout)
+            else:
+                scope.cancel()
+        await ended.wait()
 
     async def _settle(self) -> None:
         """Wait until every daemon returned or, under SimClock, until all are blocked."""
@@ -465,6 +520,7 @@ class Supervisor:
         if self._all_done.is_set():
             self._all_done = anyio.Event()
         self._live += 1
+        self._start_queue.append(record)
         self._tg.start_soon(self._supervise, record, name=record.name)
 
     def _mark_started(self, record: _Record) -> None:
@@ -480,19 +536,66 @@ class Supervisor:
                         waiter.event.set()
             self._start_waiters = [w for w in self._start_waiters if w.remaining]
 
+    async def _await_turn(self, record: _Record) -> None:
+        """Begin the first on_start in add order, whatever order the scheduler runs tasks.
+
+        Tasks that run in add order (asyncio's FIFO) pass straight through; one that
+        runs early (trio may reverse a batch) waits until its predecessors have begun.
+        """
+        queue = self._start_queue
+        if queue[0] is not record:
+            gate = record.release = anyio.Event()
+            try:
+                await gate.wait()
+            except BaseException:
+                record.release = None
+                queue.remove(record)
+                self._wake_next_start()
+                raise
+            record.release = None
+        queue.popleft()
+        self._wake_next_start()
+
+    def _wake_next_start(self) -> None:
+        queue = self._start_queue
+        if queue:
+            gate = queue[0].release
+            if gate is not None:
+                gate.set()
+
     async def _supervise(self, record: _Record) -> None:
         _INSIDE.set((*_INSIDE.get(), self))
         try:
+            await self._await_turn(record)
             while True:
                 try:
                     await self._attempt(record)
                 except _Restart as restart:
-                    cause = restart.__cause__
-                    assert isinstance(cause, Exception)
-                    if not await self._back_off(record, cause):
+                    if record.held:
+                        if not await self._park(record):
+                            return
+                        continue
+                    if not await self._restart_after(record, restart.__cause__):
                         return
-                else:
-                    return
+                    continue
+                if record.held and not record.ending:
+                    if not await self._park(record):
+                        return
+                    continue
+                return
+        except _FATAL as exc:
+            # Not a cancellation: record it, stop the siblings, re-raise from __aexit__.
+            record.state = "failed"
+            if self._fatal is None:
+                self._fatal = exc
+            self._log.error(
+                "daemon %r raised %s; cancelling every daemon, then re-raising it",
+                record.name,
+                type(exc).__name__,
+                extra={"daemon": record.name},
+            )
+            assert self._tg is not None
+            self._tg.cancel_scope.cancel()
         finally:
             if record.state not in ("stopped", "failed"):
                 record.state = "stopped"  # cancelled from outside, e.g. during a backoff
@@ -501,6 +604,9 @@ class Supervisor:
             self._finished[record.name] = record.health(self._clock.now())
             while len(self._finished) > FINISHED_HISTORY:
                 self._finished.popitem(last=False)
+            for event in (record.parked, record.begun, record.ended):
+                if event is not None:
+                    event.set()
             self._live -= 1
             if not self._live and self._all_done is not None:
                 self._all_done.set()
@@ -512,10 +618,15 @@ class Supervisor:
         record.scope = scope
         ctx = Context(self._clock, scope, record.name, self, self._stop_event, record)
         record.state = "starting"
+        record.ending = False
         daemon = record.daemon
         started = False
         error: Exception | None = None
         phase: DaemonFailurePhase = "run"
+        begun = record.begun
+        if begun is not None:
+            record.begun = None
+            begun.set()
         try:
             with scope:
                 try:
@@ -528,15 +639,22 @@ class Supervisor:
                     record.started_at = self._clock.now()
                 self._mark_started(record)
                 if started:
+                    phase = "run"
                     try:
                         await daemon.run(ctx)
                     except Exception as exc:
                         error = exc
                         # Recorded now: a cancellation during on_stop must not lose it.
                         record.last_error, record.last_error_phase = exc, "run"
-        except BaseException:
-            # Cancelled from outside (a sibling failed, the host left): clean up, go on.
-            record.state = "stopped"
+        except BaseException as exc:
+            # Cancelled from outside (a sibling failed, the host left), or a
+            # KeyboardInterrupt / SystemExit: clean up, then let it go on.
+            if isinstance(exc, _FATAL):
+                record.state = "failed"
+                record.last_error = exc
+                record.last_error_phase = "run" if started else "on_start"
+            else:
+                record.state = "stopped"
             if started:
                 cleanup_error = await self._stop_shielded(record, ctx)
                 if cleanup_error is not None:
@@ -550,6 +668,8 @@ class Supervisor:
         finally:
             record.scope = None
         if started:
+            if error is None and not record.permanent and not scope.cancel_called:
+                record.ending = True  # returned by itself: a group restart leaves it be
             try:
                 cleanup_error = await (
                     self._stop_shielded(record, ctx)
@@ -562,7 +682,7 @@ class Supervisor:
                     # failure cannot be raised any more, but it must not vanish. (Under
                     # "restart" it would have been restarted: it ends "stopped", as when
                     # cancelled during the backoff.)
-                    record.state = "stopped" if self._on_error == "restart" else "failed"
+                    record.state = "stopped" if record.on_error == "restart" else "failed"
                     record.logger.error(
                         "daemon %r failed (%s: %s) and was cancelled during on_stop",
                         record.name,
@@ -576,6 +696,8 @@ class Supervisor:
                 return  # "ignore": the daemon ends here
         if error is None:
             record.state = "stopped"
+            if record.permanent and not scope.cancel_called and not self._stop_requested:
+                raise _Restart  # OTP's permanent child: restarted even after a return
             if self._logger.isEnabledFor(logging.DEBUG):  # don't build the lazy logger for nothing
                 record.logger.debug("daemon %r stopped", record.name)
             return
@@ -583,6 +705,7 @@ class Supervisor:
 
     async def _stop_plain(self, record: _Record, ctx: Context) -> Exception | None:
         """on_stop after run returned or failed; a stop() past its grace bounds it."""
+        started_at = self._clock.now()
         with anyio.CancelScope() as scope:
             if self._cancelling:
                 scope.deadline = anyio.current_time() + self._finalize_timeout
@@ -595,9 +718,12 @@ class Supervisor:
                 record.scope, record.finalizing = None, False
         if scope.cancelled_caught:
             self._warn_abandoned(record)
+        else:
+            self._note_slow_stop(record, started_at)
         return None
 
     async def _stop_shielded(self, record: _Record, ctx: Context) -> Exception | None:
+        started_at = self._clock.now()
         with anyio.move_on_after(self._finalize_timeout, shield=True) as scope:
             try:
                 await record.daemon.on_stop(ctx)
@@ -605,7 +731,19 @@ class Supervisor:
                 return exc
         if scope.cancelled_caught:
             self._warn_abandoned(record)
+        else:
+            self._note_slow_stop(record, started_at)
         return None
+
+    def _note_slow_stop(self, record: _Record, started_at: float) -> None:
+        took = self._clock.now() - started_at
+        if took > self._finalize_timeout / 2:
+            record.logger.warning(
+                "daemon %r on_stop was slow: %.3fs (finalize_timeout=%ss)",
+                record.name,
+                took,
+                self._finalize_timeout,
+            )
 
     def _warn_abandoned(self, record: _Record) -> None:
         record.logger.warning(
@@ -625,69 +763,150 @@ class Supervisor:
     ) -> None:
         record.last_error, record.last_error_phase = error, phase
         message = f"daemon {record.name!r} {what}: {type(error).__name__}: {error} (in {phase})"
-        if self._on_error == "ignore":
+        if record.on_error == "ignore":
             record.state = "failed"
             record.logger.error("%s; ignored", message, exc_info=error)
             return
-        if self._on_error == "restart" and restartable:
+        if record.on_error == "restart" and restartable:
             raise _Restart from error
         record.state = "failed"
         raise DaemonError(message, daemon=record.name) from error
 
-    async def _back_off(self, record: _Record, error: Exception) -> bool:
-        """Wait before a restart; False if a stop arrived meanwhile. Raises at the limits."""
-        policy = self._restart
+    # -- restarts ---------------------------------------------------------------------
+
+    async def _restart_after(self, record: _Record, cause: BaseException | None) -> bool:
+        """Apply the limits and the strategy to one restart; False when the daemon ends."""
         now = self._clock.now()
-        if (
-            policy.reset_after is not None
-            and record.started_at is not None
-            and now - record.started_at >= policy.reset_after
-        ):
-            record.attempt = 0
-        if policy.max_retries is not None and record.attempt >= policy.max_retries:
+        tracker = record.tracker
+        if tracker is None:
+            tracker = record.tracker = RestartTracker(record.name, record.policy)
+        try:
+            tracker.check(now, record.started_at, cause)
+        except DaemonError as exc:
             record.state = "failed"
-            raise DaemonError(
-                f"daemon {record.name!r} exceeded max_retries={policy.max_retries}: "
-                f"{type(error).__name__}: {error}",
-                daemon=record.name,
-            ) from error
-        if policy.max_restarts is not None:
-            times = record.restart_times
-            if times is None:
-                times = record.restart_times = deque()
-            while times and times[0] <= now - policy.period:
-                times.popleft()
-            if len(times) >= policy.max_restarts:
-                record.state = "failed"
-                raise DaemonError(
-                    f"daemon {record.name!r} exceeded max_restarts={policy.max_restarts} "
-                    f"within period={policy.period}s: {type(error).__name__}: {error}",
-                    daemon=record.name,
-                ) from error
-            times.append(now)
+            record.logger.error("%s; restart intensity limit reached", exc)
+            raise exc from cause
+        intensity = self._intensity
+        if intensity is not None and intensity.count(now) >= (self._max_restarts or 0):
+            record.state = "failed"
+            reason = "returned" if cause is None else f"{type(cause).__name__}: {cause}"
+            message = (
+                f"supervisor exceeded max_restarts={self._max_restarts} within "
+                f"period={self._period}s (daemon {record.name!r} {reason}); "
+                "stopping every daemon"
+            )
+            self._log.error("%s", message, extra={"daemon": record.name})
+            raise DaemonError(message, daemon=record.name) from cause
         if self._stop_requested:
             record.state = "stopped"  # a stop is under way: no restart, none counted
             return False
-        if record.rng is None:
-            record.rng = policy.rng_for(record.name)
-        delay = policy.delay(record.attempt, record.rng)
-        record.attempt += 1
+        delay = tracker.next_delay(now)
+        if intensity is not None:
+            intensity.add(now)
+        self._mark_restarting(record)
+        reason = "returned (permanent)" if cause is None else f"failed ({type(cause).__name__}: "
+        reason += "" if cause is None else f"{cause})"
+        record.logger.warning(
+            "daemon %r %s; restart %d in %.3fs (%s)",
+            record.name,
+            reason,
+            record.restart_count,
+            delay,
+            self._strategy,
+        )
+        if self._strategy == "one_for_one":
+            with anyio.CancelScope() as scope:
+                record.scope = scope
+                await self._clock.sleep(delay)
+            record.scope = None
+            if record.held:
+                return await self._park(record)
+            if scope.cancel_called or self._stop_requested:
+                record.state = "stopped"
+                return False
+            return True
+        record.held = True
+        assert self._tg is not None
+        self._tg.start_soon(self._coordinate, record, delay, name="tickwork group restart")
+        return await self._park(record)
+
+    def _mark_restarting(self, record: _Record) -> None:
         record.restart_count += 1
         record.state = "restarting"
         record.started_at = None
-        record.logger.warning(
-            "daemon %r failed (%s: %s); restart %d in %.3fs",
-            record.name,
-            type(error).__name__,
-            error,
-            record.restart_count,
-            delay,
-        )
+
+    async def _park(self, record: _Record) -> bool:
+        """Wait for a group restart to release ``record``; False if a stop came first."""
+        release = record.release = anyio.Event()
+        record.state = "restarting"
+        record.started_at = None
+        parked = record.parked
+        if parked is not None:
+            parked.set()
         with anyio.CancelScope() as scope:
             record.scope = scope
-            await self._clock.sleep(delay)
+            if self._stop_requested:
+                scope.cancel()
+            await release.wait()
         record.scope = None
+        record.release = None
+        record.held = False
         if scope.cancel_called or self._stop_requested:
             record.state = "stopped"
             return False
         return True
+
+    async def _coordinate(self, trigger: _Record, delay: float) -> None:
+        """Stop the trigger's group in reverse add order, wait, restart it in add order."""
+        if self._group_lock is None:
+            self._group_lock = anyio.Lock()
+        with anyio.CancelScope() as scope:
+            self._coordinators.add(scope)
+            try:
+                async with self._group_lock:
+                    if self._stop_requested:
+                        scope.cancel()
+                    group = [
+                        r
+                        for r in self._records.values()
+                        if r is not trigger
+                        and not r.held
+                        and not r.ending
+                        and (self._strategy == "one_for_all" or r.seq > trigger.seq)
+                    ]
+                    for sibling in reversed(group):
+                        await self._claim(sibling)
+                    await self._clock.sleep(delay)
+                    members = sorted(
+                        (r for r in (trigger, *group) if r.release is not None),
+                        key=lambda r: r.seq,
+                    )
+                    for member in members:
+                        await self._release(member)
+            finally:
+                self._coordinators.discard(scope)
+        if scope.cancel_called:
+            for member in (trigger, *self._records.values()):
+                if member.held and member.scope is not None:
+                    member.scope.cancel()
+
+    async def _claim(self, record: _Record) -> None:
+        """Take ``record`` into a group restart: end its attempt and wait until it parks."""
+        parked = record.parked = anyio.Event()
+        record.held = True
+        scope = record.scope
+        if scope is not None and not record.finalizing:
+            scope.cancel()  # its attempt (on_stop still runs) or its one_for_one backoff
+        await parked.wait()
+        record.parked = None
+        if record.name in self._records and record.release is not None:
+            self._mark_restarting(record)
+
+    async def _release(self, record: _Record) -> None:
+        """Let a parked ``record`` run its next attempt; wait until it has begun."""
+        release = record.release
+        if release is None:
+            return
+        begun = record.begun = anyio.Event()
+        release.set()
+        await begun.wait()  # set as its on_start begins, or as it ends

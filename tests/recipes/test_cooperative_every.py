@@ -56,9 +56,9 @@ async def test_no_tick_after_a_stop_requested_before_the_loop(sim_clock: SimCloc
             ticks.append(t)
 
     sup = Supervisor(clock=sim_clock)
+    sup.spawn(ticker)
     sup.signal_stop()
     async with sup:
-        sup.spawn(ticker)
         await sim_clock.advance(2.0)
     assert ticks == []
 
