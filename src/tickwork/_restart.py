@@ -40,6 +40,10 @@ class SlidingWindow:
         self._period = period
         self._times: deque[float] = deque()
 
+    def __len__(self) -> int:
+        """Events kept as of the latest :meth:`count` or :meth:`add`."""
+        return len(self._times)
+
     def count(self, now: float) -> int:
         """Events still inside the window at ``now`` (older ones are forgotten)."""
         times = self._times

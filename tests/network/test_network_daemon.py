@@ -9,10 +9,12 @@ from typing import Any
 import anyio
 import pytest
 
-from tickwork import Context, Daemon, SimClock, Supervisor
+from tickwork import Context, Daemon, SimClock, Supervisor, WallClock
 from tickwork.network import Backoff, NetworkDaemon, NetworkStatus, StatusChange
 
 S = NetworkStatus
+FINALIZE_TIMEOUT = 0.05
+FINALIZE_BOUND = 2.0  # generous: a hang would exceed it (the old code took 5 s or forever)
 
 
 class ScriptedService(NetworkDaemon):
@@ -390,3 +392,36 @@ async def test_stop_interrupts_a_long_wait_at_once() -> None:
             await sup.stop()
     assert clock.now() == 1.0
     assert d.status_history[-1] == StatusChange(1.0, S.DISCONNECTING, S.STOPPED)
+
+
+class HangsOnStop(NetworkDaemon):
+    """Connects at once; its stop_network never returns."""
+
+    def __init__(self) -> None:
+        super().__init__(name="hangs")
+        self.connected = anyio.Event()
+
+    async def check_network(self, ctx: Context) -> NetworkStatus:
+        return S.CONNECTED
+
+    async def start_network(self, ctx: Context) -> None:
+        self.connected.set()
+
+    async def stop_network(self, ctx: Context) -> None:
+        await anyio.Event().wait()
+
+
+@pytest.mark.parametrize("clock_kind", ["wall", "sim"])
+async def test_a_hanging_stop_network_is_cut_off_at_finalize_timeout(
+    clock_kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = WallClock() if clock_kind == "wall" else SimClock()
+    d = HangsOnStop()
+    async with Supervisor(clock=clock) as sup:
+        sup.add(d)
+        await d.connected.wait()
+        with anyio.fail_after(FINALIZE_BOUND):  # the bound under test, plus slack
+            await sup.stop(grace=0, finalize_timeout=FINALIZE_TIMEOUT)
+    assert d.network_status is S.STOPPED
+    assert d.status_history[-1].new is S.STOPPED
+    assert any("did not finish within" in r.getMessage() for r in caplog.records)

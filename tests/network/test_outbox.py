@@ -562,3 +562,55 @@ async def test_exactly_once_in_order_across_20_random_outages(
     assert box.post_failures == failed_posts
     states = [c.new for c in rec.changes]
     assert states.count(St.DISCONNECTED) == states.count(St.RECONNECTING)
+
+
+async def test_flush_returns_once_everything_sent_before_it_is_posted() -> None:
+    clock = SimClock()
+    peer = Peer(clock)
+    peer.up = False
+    outbox: Outbox[int] = Outbox(peer.post, backoff=quick_backoff(), batch_size=10)
+    flushed: list[float] = []
+
+    async def flusher() -> None:
+        await outbox.flush()
+        flushed.append(clock.now())
+
+    async with Supervisor(clock=clock) as sup:
+        sup.add(outbox)
+        for i in range(25):
+            await outbox.send(i)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(flusher)
+            await clock.advance(3.0)
+            assert flushed == []  # still down
+            peer.up = True
+            await clock.advance(10.0)
+        await outbox.send(99)  # after the flush: not waited for
+        await outbox.flush()
+        await sup.stop()
+    assert flushed == [7.0]  # retries at 1, 3 (still down), 7: that one delivers all 25
+    assert [m.item for m in peer.kept] == [*range(25), 99]
+
+
+async def test_flush_with_nothing_pending_returns_at_once() -> None:
+    outbox: Outbox[int] = Outbox(Peer(SimClock()).post)
+    await outbox.flush()
+
+
+async def test_undelivered_messages_at_give_up_are_logged_with_count_and_range(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = SimClock()
+    peer = Peer(clock)
+    peer.up = False
+    outbox: Outbox[int] = Outbox(peer.post, backoff=quick_backoff(), batch_size=10)
+    async with Supervisor(clock=clock) as sup:
+        sup.add(outbox)
+        for i in range(30):
+            await outbox.send(i)
+        await clock.advance(2.0)
+        await sup.stop(grace=0.0)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("delivery ended with 30 messages undelivered (seq 1..30)" in m for m in messages), (
+        messages
+    )

@@ -232,8 +232,21 @@ class NetworkDaemon(Daemon):
                 tg.cancel_scope.cancel()
         finally:
             self._tg = None
-            with anyio.CancelScope(shield=True):
-                await self._shutdown(ctx)
+
+    async def on_stop(self, ctx: Context) -> None:
+        """Disconnect (``on_disconnected``, ``stop_network``) and end STOPPED.
+
+        Teardown lives here, in the three-hook contract, so the supervisor bounds it:
+        shielded and cut off at ``stop(finalize_timeout=...)`` when the daemon was
+        cancelled, and at ``grace`` plus ``finalize_timeout`` after a stop otherwise.
+        Subclasses that override ``on_stop`` must await ``super().on_stop(ctx)``.
+        """
+        if not hasattr(self, "_history"):
+            return  # run already reported the missing super().__init__()
+        try:
+            await self._shutdown(ctx)
+        finally:
+            self._status = NetworkStatus.STOPPED
 
     async def _watch_stop(self, ctx: Context) -> None:
         await ctx.stop_event.wait()
@@ -391,19 +404,16 @@ class NetworkDaemon(Daemon):
         if self._status is NetworkStatus.STOPPED:
             return
         self._set_status(ctx, NetworkStatus.DISCONNECTING)
-        if self._session_open:
-            outcome = await race_deadline(
-                ctx.clock,
-                self._check_network_timeout,
-                partial(self._end_session, ctx, stopping=True),
+        try:
+            await self._end_session(ctx, stopping=True)
+        except anyio.get_cancelled_exc_class():
+            ctx.logger.warning(
+                "%s: on_disconnected/stop_network did not finish within the supervisor's "
+                "finalize_timeout at stop; abandoned",
+                ctx.name,
             )
-            if outcome.timed_out:
-                ctx.logger.warning(
-                    "%s: on_disconnected/stop_network took longer than "
-                    "check_network_timeout=%ss at stop; abandoned",
-                    ctx.name,
-                    self._check_network_timeout,
-                )
+            self._set_status(ctx, NetworkStatus.STOPPED)
+            raise
         self._set_status(ctx, NetworkStatus.STOPPED)
 
     # -- bookkeeping --------------------------------------------------------------------

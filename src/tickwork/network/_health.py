@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from collections import deque
 from dataclasses import dataclass
 from typing import Protocol, final, runtime_checkable
 
 import anyio
 
 from tickwork import Context, Daemon
+from tickwork._restart import SlidingWindow
 from tickwork._validate import is_instance, is_int
 
 from ._util import race_deadline, validate_seconds
@@ -76,12 +76,12 @@ class _Entry:
         "target",
     )
 
-    def __init__(self, name: str, target: HealthTarget) -> None:
+    def __init__(self, name: str, target: HealthTarget, window: float) -> None:
         self.name = name
         self.target = target
         self.degraded = False
         self.failures = 0
-        self.failure_times: deque[float] = deque()
+        self.failure_times = SlidingWindow(window)
         self.pings = 0
         self.skipped = 0
         self.last_ok: float | None = None
@@ -155,7 +155,7 @@ class HealthTicker(Daemon):
             raise ValueError(
                 f"a target named {name!r} is already registered; pass a unique name=..."
             )
-        self._entries[name] = _Entry(name, target)
+        self._entries[name] = _Entry(name, target, self._window)
         return name
 
     def unregister(self, name: str) -> None:
@@ -247,16 +247,13 @@ class HealthTicker(Daemon):
         entry.failures += 1
         entry.last_failure = now
         entry.last_error = exc
-        times = entry.failure_times
-        times.append(now)
-        while times and times[0] <= now - self._window:
-            times.popleft()
-        if not entry.degraded and len(times) > self._max_failures:
+        recent = entry.failure_times.add(now)
+        if not entry.degraded and recent > self._max_failures:
             entry.degraded = True
             ctx.logger.error(
                 "target %r degraded: %d failures within %ss (max_failures=%d)",
                 entry.name,
-                len(times),
+                recent,
                 self._window,
                 self._max_failures,
             )

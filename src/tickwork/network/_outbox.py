@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -155,8 +156,10 @@ class Outbox(Daemon, Generic[T]):
 
     Send side: single owner like any channel endpoint (a second task blocking in
     ``send`` gets ChannelInUse); ``aclose()`` ends the daemon once everything held is
-    delivered. On supervisor stop, it keeps delivering until the buffer is empty or the
-    supervisor cancels it.
+    delivered. ``await outbox.flush()`` waits until everything accepted so far is posted.
+    On supervisor stop, it keeps delivering until the buffer is empty or the supervisor
+    cancels it (after ``grace``); what is left is logged with its count and sequence
+    range, and stays buffered for a next run.
     """
 
     def __init__(
@@ -243,6 +246,7 @@ class Outbox(Daemon, Generic[T]):
         self._posts = 0
         self._post_failures = 0
         self._last_error: BaseException | None = None
+        self._flush_waiters: list[tuple[int, anyio.Event]] = []
 
     def __repr__(self) -> str:
         state = self._state.name if self._state is not None else "not started"
@@ -331,6 +335,7 @@ class Outbox(Daemon, Generic[T]):
             if self._overflow == "error":
                 raise OutboxFull(self.name, self._maxsize)
             queue.popleft()
+            self._wake_flushed()
         queue.append(Sequenced(self._next_seq, item))
         self._next_seq += 1
         self._accepted += 1
@@ -385,6 +390,40 @@ class Outbox(Daemon, Generic[T]):
             waiters_receive=0 if self._data_waiter is None else 1,
         )
 
+    async def flush(self) -> None:
+        """Return once every message accepted before this call has been posted.
+
+        Messages the overflow policy dropped count as done (they will never be posted).
+        Waits as long as delivery takes (an outage included); cancel it to give up.
+        """
+        target = self._next_seq - 1
+        if self._oldest_held() > target:
+            await anyio.lowlevel.checkpoint()
+            return
+        event = anyio.Event()
+        self._flush_waiters.append((target, event))
+        await event.wait()
+
+    def _oldest_held(self) -> float:
+        """Sequence number of the oldest message not yet posted (inf when none)."""
+        if self._inflight:
+            return self._inflight[0].seq
+        if self._queue:
+            return self._queue[0].seq
+        return math.inf
+
+    def _wake_flushed(self) -> None:
+        if not self._flush_waiters:
+            return
+        oldest = self._oldest_held()
+        keep: list[tuple[int, anyio.Event]] = []
+        for target, event in self._flush_waiters:
+            if oldest > target:
+                event.set()
+            else:
+                keep.append((target, event))
+        self._flush_waiters = keep
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -413,6 +452,22 @@ class Outbox(Daemon, Generic[T]):
                 tg.cancel_scope.cancel()
         finally:
             self._running = False
+            self._report_undelivered(ctx)
+
+    def _report_undelivered(self, ctx: Context) -> None:
+        """Say what is still held when delivery ends early: never drop it silently."""
+        held = self.pending
+        if not held:
+            return
+        first = int(self._oldest_held())
+        ctx.logger.warning(
+            "outbox %r: delivery ended with %d messages undelivered (seq %d..%d); "
+            "they stay buffered for the next run of this Outbox",
+            self.name,
+            held,
+            first,
+            self.last_seq,
+        )
 
     async def _watch_stop(self, ctx: Context) -> None:
         await ctx.stop_event.wait()
@@ -516,6 +571,7 @@ class Outbox(Daemon, Generic[T]):
         self._delivered += len(batch)
         self._delivered_seq = batch[-1].seq
         self._failures_in_row = 0
+        self._wake_flushed()
         return True
 
     async def _try_connect(self, ctx: Context) -> bool:
