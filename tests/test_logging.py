@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tickwork import ClockAwareLoggerAdapter, Context, SimClock, Supervisor, daemon
+from tickwork._logging import library_logger
 
 
 class ListHandler(logging.Handler):
@@ -137,3 +139,92 @@ async def test_daemon_logger_follows_parent_level_changes(
         logger.setLevel(logging.WARNING)
         await clock.advance(1.0)
     assert [r.getMessage() for r in handler.records if r.funcName == "chatty"] == ["second"]
+
+
+CONCEPTS = Path(__file__).resolve().parents[1] / "docs" / "concepts.md"
+MARKER = "<!-- logging-dictconfig-example -->"
+
+
+def concepts_example() -> str:
+    text = CONCEPTS.read_text()
+    after = text[text.index(MARKER) :]
+    start = after.index("```python\n") + len("```python\n")
+    return after[start : after.index("```", start)]
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    names = ("tickwork", "tickwork.outbox", "app.sessions")
+    saved = [
+        (logging.getLogger(n), logging.getLogger(n).level, list(logging.getLogger(n).handlers))
+        for n in names
+    ]
+    propagate = [logging.getLogger(n).propagate for n in names]
+    yield
+    for (logger, level, handlers), prop in zip(saved, propagate, strict=True):
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate = prop
+
+
+async def test_concepts_dictconfig_example_configures_per_library_supervisor_and_daemon(
+    restore_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exec(compile(concepts_example(), str(CONCEPTS), "exec"), {})
+    clock = SimClock()
+
+    @daemon
+    async def chatty(ctx: Context) -> None:
+        ctx.logger.info("info from %s", ctx.name)
+        ctx.logger.warning("warning from %s", ctx.name)
+        ctx.logger.error("error from %s", ctx.name)
+
+    async with Supervisor(clock=clock) as sup:
+        sup.add(chatty(), name="outbox")
+        sup.add(chatty(), name="other")
+    async with Supervisor(clock=clock, logger=logging.getLogger("app.sessions")) as sup:
+        sup.add(chatty(), name="session-1")
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(None, 1)[1] for line in lines] == [
+        "outbox     ERROR   error from outbox",
+        "other      WARNING warning from other",
+        "other      ERROR   error from other",
+        "session-1  INFO    info from session-1",
+        "session-1  WARNING warning from session-1",
+        "session-1  ERROR   error from session-1",
+    ]
+    assert all(line.split()[0] == "0.000" for line in lines)
+
+
+async def test_the_issue_probe_set_level_on_a_daemon_name_takes_effect(
+    restore_logging: None,
+) -> None:
+    handler = ListHandler()
+    root = logging.getLogger("tickwork")
+    root.addHandler(handler)
+    logging.getLogger("tickwork.outbox").setLevel(logging.ERROR)
+
+    @daemon
+    async def noisy(ctx: Context) -> None:
+        ctx.logger.warning("dropped")
+        ctx.logger.error("kept")
+
+    try:
+        async with Supervisor(clock=SimClock()) as sup:
+            sup.add(noisy(), name="outbox")
+    finally:
+        root.removeHandler(handler)
+    assert [r.getMessage() for r in handler.records] == ["kept"]
+
+
+def test_library_records_carry_daemon_and_sim_time() -> None:
+    handler = ListHandler()
+    logger = library_logger("tickwork.transports.zmq")
+    logger.addHandler(handler)
+    try:
+        logger.warning("from a transport")
+    finally:
+        logger.removeHandler(handler)
+    [record] = handler.records
+    formatted = logging.Formatter("%(sim_time).3f %(daemon)s %(message)s").format(record)
+    assert formatted.endswith(" - from a transport")

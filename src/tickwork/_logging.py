@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Final, final
 
 if TYPE_CHECKING:
     from ._clock import Clock
 
-__all__ = ["NO_DAEMON", "ClockAwareLoggerAdapter", "child_logger"]
+__all__ = ["NO_DAEMON", "ClockAwareLoggerAdapter", "child_logger", "library_logger"]
 
 NO_DAEMON: Final = "-"
 """``record.daemon`` on records that concern no single daemon (the supervisor's own)."""
@@ -76,3 +77,31 @@ class _ChildLogger(logging.Logger):
         if self.disabled or self.manager.disable >= level:
             return False
         return level >= self.getEffectiveLevel()
+
+
+@final
+class _StampDefaults(logging.Filter):
+    """Give a record logged straight on a library logger ``daemon`` and ``sim_time``.
+
+    Such records come from code with no daemon clock at hand (the entry point, a
+    transport's I/O task); ``sim_time`` is then the monotonic wall clock, so a format
+    string using ``%(sim_time).3f`` or ``%(daemon)s`` never fails on them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Add the missing fields; never drops a record."""
+        fields = record.__dict__
+        fields.setdefault("daemon", NO_DAEMON)
+        fields.setdefault("sim_time", time.monotonic())
+        return True
+
+
+_STAMP: Final = _StampDefaults()
+
+
+def library_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` with tickwork's record fields guaranteed (see above)."""
+    logger = logging.getLogger(name)
+    if _STAMP not in logger.filters:
+        logger.addFilter(_STAMP)
+    return logger

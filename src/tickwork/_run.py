@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import signal
 from collections.abc import Callable, Iterable
 from typing import Final, Literal
@@ -14,7 +13,9 @@ import anyio.abc
 from ._clock import Clock
 from ._daemon import Daemon
 from ._exceptions import DaemonError, OnError
-from ._supervisor import RestartPolicy, Supervisor
+from ._logging import library_logger
+from ._restart import RestartPolicy
+from ._supervisor import Supervisor
 from ._validate import is_instance
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "load_daemons", "run"]
@@ -24,7 +25,7 @@ EXIT_FAILURE: Final = 1
 # Shell convention: 128 + signal number.
 _SIGNAL_EXIT: Final = {signal.SIGINT: 128 + signal.SIGINT, signal.SIGTERM: 128 + signal.SIGTERM}
 
-_log = logging.getLogger("tickwork")
+_log = library_logger("tickwork")
 
 
 def run(

@@ -19,7 +19,7 @@ from ._context import Context
 from ._daemon import Daemon, DaemonFactory, FunctionDaemon
 from ._exceptions import DaemonError, OnError
 from ._health import DaemonFailurePhase, DaemonHealth, DaemonState
-from ._logging import NO_DAEMON, ClockAwareLoggerAdapter, child_logger
+from ._logging import NO_DAEMON, ClockAwareLoggerAdapter, child_logger, library_logger
 from ._restart import RestartPolicy, RestartTracker, SlidingWindow, validate_intensity
 from ._simclock import SimClock
 from ._validate import is_instance, is_number
@@ -197,7 +197,7 @@ class Supervisor:
         self._max_restarts = max_restarts
         self._period = period
         self._intensity = SlidingWindow(period) if max_restarts is not None else None
-        self._logger = logger if logger is not None else logging.getLogger("tickwork")
+        self._logger = logger if logger is not None else library_logger("tickwork")
         self._log = ClockAwareLoggerAdapter(self._logger, self._clock, {"daemon": NO_DAEMON})
         self._records: dict[str, _Record] = {}
         self._finished: OrderedDict[str, DaemonHealth] = OrderedDict()

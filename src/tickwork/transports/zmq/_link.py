@@ -9,7 +9,6 @@ inline when they can, and otherwise park on an event the pump sets.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
 from types import TracebackType
@@ -20,13 +19,14 @@ import anyio.abc
 import anyio.lowlevel
 
 from tickwork import FAIRNESS_INTERVAL, Clock
+from tickwork._logging import library_logger
 
 from ._socket import Wire
 from ._stats import PeerState
 
 __all__ = ["Link", "Liveness", "NoPublicConstructor", "Opening"]
 
-logger: Final = logging.getLogger("tickwork.transports.zmq")
+logger: Final = library_logger("tickwork.transports.zmq")
 
 
 class NoPublicConstructor(type):
