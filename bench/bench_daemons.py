@@ -20,6 +20,11 @@ Contenders:
   leave the task group. This is the floor a supervisor adds its bookkeeping to;
 * ``chrono-daemon``: the peer's ``Supervisor`` hosting its ``@daemon``s.
 
+Also the cost of one restart under each strategy: 100 idle siblings and one daemon
+in the middle (added 51st) that fails on demand, ``on_error="restart"`` with a zero
+backoff; time from the failure until every daemon the strategy restarts has begun
+``on_start`` again (1, 51 or 101 daemons), median over ``RESTARTS`` restarts.
+
 Daemon names are unique per run (the peer registers each daemon's logger with the
 ``logging`` module forever, so reusing names would make later repetitions cheaper than
 a real fresh start).
@@ -34,6 +39,7 @@ Run: ``uv run --frozen --group bench python bench/bench_daemons.py [--quick]``.
 from __future__ import annotations
 
 import gc
+import logging
 import itertools
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -186,6 +192,84 @@ def memory_case(backend: str, label: str, fn: Runner, n: int) -> Case:
     return Case(group=f"memory {backend}", backend=backend, contender=label, run=run)
 
 
+SIBLINGS = 100
+RESTARTS = 50
+STRATEGIES: tuple[tickwork.Strategy, ...] = ("one_for_one", "rest_for_one", "one_for_all")
+
+
+class _Restarts:
+    """Counts ``on_start`` calls; ``done`` is set when ``expected`` of them happened."""
+
+    def __init__(self) -> None:
+        self.expected = 0
+        self.count = 0
+        self.done = anyio.Event()
+        self.fail = anyio.Event()
+
+    def arm(self, expected: int) -> None:
+        self.expected, self.count = expected, 0
+        self.done = anyio.Event()
+
+
+class _Sibling(tickwork.Daemon):
+    def __init__(self, name: str, restarts: _Restarts) -> None:
+        self.name = name
+        self.restarts = restarts
+
+    async def on_start(self, ctx: tickwork.Context) -> None:
+        r = self.restarts
+        r.count += 1
+        if r.count == r.expected:
+            r.done.set()
+
+    async def run(self, ctx: tickwork.Context) -> None:
+        await ctx.stop_event.wait()
+
+
+class _Trigger(_Sibling):
+    async def run(self, ctx: tickwork.Context) -> None:
+        fail = self.restarts.fail
+        await fail.wait()
+        raise RuntimeError("restart me")
+
+
+async def run_restarts(strategy: tickwork.Strategy) -> float:
+    """Median seconds for one restart under ``strategy`` with SIBLINGS siblings."""
+    restarts = _Restarts()
+    zero = tickwork.RestartPolicy(base=0.0, cap=0.0)
+    affected = {"one_for_one": 1, "rest_for_one": SIBLINGS // 2 + 1, "one_for_all": SIBLINGS + 1}
+    samples: list[float] = []
+    # Restarts log a warning each; measure the supervisor, not a terminal handler.
+    logging.getLogger("tickwork").setLevel(logging.ERROR)
+    async with tickwork.Supervisor(on_error="restart", restart=zero, strategy=strategy) as sup:
+        for i in range(SIBLINGS + 1):
+            kind = _Trigger if i == SIBLINGS // 2 else _Sibling
+            sup.add(kind(f"d{i}", restarts))
+        await sup.wait_all_started()
+        for _ in range(RESTARTS):
+            restarts.arm(affected[strategy])
+            fail, restarts.fail = restarts.fail, anyio.Event()
+            start = now()
+            fail.set()
+            await restarts.done.wait()
+            samples.append(now() - start)
+        await sup.stop(grace=0.0)  # the trigger waits for a failure that never comes
+    samples.sort()
+    return samples[len(samples) // 2]
+
+
+def print_restarts(backends: list[str]) -> None:
+    print(f"## One restart with {SIBLINGS} siblings (median of {RESTARTS})")
+    print()
+    rows = [
+        [backend, strategy, fmt_seconds(anyio.run(run_restarts, strategy, backend=backend))]
+        for backend in backends
+        for strategy in STRATEGIES
+    ]
+    print_table(["backend", "strategy", "one restart"], rows)
+    print()
+
+
 def main() -> None:
     options: Options = parse_args(__doc__ or "")
     n = 2_000 if options.quick else 10_000
@@ -265,6 +349,7 @@ def main() -> None:
     print()
     print("\n".join(verdicts))
     print()
+    print_restarts(list(options.backends))
 
 
 if __name__ == "__main__":
