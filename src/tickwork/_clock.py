@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Final, Literal, Protocol, Self, final, runtime_checkable
 
 import anyio
 
 from ._validate import is_number
 
-__all__ = ["Clock", "Ticks", "WallClock", "seconds_to_ns"]
+__all__ = ["MAX_NS", "Clock", "Ticks", "WallClock", "seconds_to_ns"]
 
 NS_PER_SECOND: Final = 1_000_000_000
+
+MAX_NS: Final = 2**63 - 1
+"""The latest representable instant: int64 nanoseconds, about 292 years.
+
+Event loops keep time as float seconds and many tools as int64 ns; beyond this a
+deadline can no longer be told apart from its neighbours, so it is refused.
+"""
 
 First = Literal["after", "now"]
 
@@ -51,6 +60,24 @@ class Clock(Protocol):
 
     def every(self, period: float, *, first: First = "after") -> AsyncIterator[float]:
         """Yield tick times ``start + k * period``; a late consumer gets the latest due one."""
+        ...
+
+    def fail_after(self, seconds: float) -> AbstractContextManager[anyio.CancelScope]:
+        """A block cancelled after ``seconds`` of this clock's time, then ``TimeoutError``."""
+        ...
+
+    def move_on_after(self, seconds: float) -> AbstractContextManager[anyio.CancelScope]:
+        """A block cancelled quietly after ``seconds`` of this clock's time."""
+        ...
+
+    def busy(self) -> AbstractContextManager[None]:
+        """Mark outside work (a thread, real I/O) in flight: a virtual clock holds still."""
+        ...
+
+    def jump_when_idle(self) -> AbstractAsyncContextManager[None]:
+        """While the block runs, an undriven virtual clock jumps to its next deadline
+        whenever the program is quiescent; real time needs nothing.
+        """
         ...
 
 
@@ -131,3 +158,19 @@ class WallClock:
     def every(self, period: float, *, first: First = "after") -> Ticks:
         """Tick every ``period`` seconds of real time (see :class:`Ticks`)."""
         return Ticks(self, period, first)
+
+    def fail_after(self, seconds: float) -> AbstractContextManager[anyio.CancelScope]:
+        """:func:`anyio.fail_after`: cancel after ``seconds``, then raise ``TimeoutError``."""
+        return anyio.fail_after(seconds)
+
+    def move_on_after(self, seconds: float) -> AbstractContextManager[anyio.CancelScope]:
+        """:func:`anyio.move_on_after`: cancel the block quietly after ``seconds``."""
+        return anyio.move_on_after(seconds)
+
+    def busy(self) -> AbstractContextManager[None]:
+        """A no-op: real time moves on its own whatever is in flight."""
+        return contextlib.nullcontext()
+
+    def jump_when_idle(self) -> AbstractAsyncContextManager[None]:
+        """A no-op: real time moves on its own."""
+        return contextlib.nullcontext()

@@ -21,20 +21,21 @@ How quiescence is observed (ADR 0002):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import heapq
-import itertools
 import math
 import weakref
-from collections.abc import Callable, Coroutine, Generator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, final
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, final
 
+import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from ._clock import NS_PER_SECOND, First, Ticks, seconds_to_ns
+from ._clock import MAX_NS, NS_PER_SECOND, First, Ticks, seconds_to_ns
 from ._park import Waiter, current_backend
+from ._timers import Timer, TimerHeap
 from ._validate import is_int
 
 if TYPE_CHECKING:
@@ -44,16 +45,6 @@ __all__ = ["SimClock"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-COMPACT_MIN: Final = 64
-"""Cancelled heap entries tolerated before compaction is even considered.
-
-Cancelled sleepers are deleted lazily; once they outnumber the live ones (and there
-are at least this many) the heap is rebuilt, so compaction is amortised O(1) per
-cancellation and a cancelled sleeper never slows later advances for long.
-"""
-
-_Entry = list[Any]  # [deadline_ns, seq, Waiter | None]
 
 
 def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
@@ -71,7 +62,7 @@ def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
 class _Drive:
     """One advance (or run_until_idle) in progress on an asyncio loop."""
 
-    __slots__ = ("done", "is_busy", "moves_time", "step")
+    __slots__ = ("done", "is_busy", "moves_time", "step", "unbounded")
 
     def __init__(
         self,
@@ -79,11 +70,14 @@ class _Drive:
         moves_time: Callable[[], bool],
         is_busy: Callable[[], bool],
         done: asyncio.Future[None],
+        *,
+        unbounded: bool = False,
     ) -> None:
         self.step = step
         self.moves_time = moves_time
         self.is_busy = is_busy
         self.done = done
+        self.unbounded = unbounded  # jump_when_idle: idles instead of finishing
 
 
 @final
@@ -166,6 +160,8 @@ class _LoopMonitor:
         if drive.is_busy():
             return  # its clock holds still; busy() re-arms us when the work ends
         if not drive.step():
+            if drive.unbounded:
+                return  # nothing to jump to; a new timer or busy() exit re-arms us
             # Finished: its driver task runs next, before any older drive acts.
             drives.pop()
             drive.done.set_result(None)
@@ -198,13 +194,11 @@ class SimClock:
         "_advancing",
         "_busy",
         "_busy_zero",
-        "_cancelled",
-        "_heap",
         "_idle_waiters",
-        "_live",
+        "_jump_poke",
         "_monitor",
         "_now_ns",
-        "_seq",
+        "_timers",
         "_trio_drive",
         "settle_rounds",
     )
@@ -216,10 +210,8 @@ class SimClock:
             raise ValueError(f"settle_rounds must be >= 1, got {settle_rounds}")
         self._now_ns = seconds_to_ns(t0, "SimClock t0")
         self.settle_rounds: int = settle_rounds
-        self._heap: list[_Entry] = []
-        self._seq = itertools.count()
-        self._live = 0
-        self._cancelled = 0
+        self._timers = TimerHeap()
+        self._jump_poke: Callable[[], object] | None = None  # set while jump_when_idle drives
         self._busy = 0
         self._busy_zero: list[Callable[[], object]] = []
         self._advancing = False
@@ -228,7 +220,7 @@ class SimClock:
         self._idle_waiters: list[Waiter] = []
 
     def __repr__(self) -> str:
-        return f"SimClock(now={self.now()!r}, pending={self._live})"
+        return f"SimClock(now={self.now()!r}, pending={self._timers.live})"
 
     # -- reading the time -------------------------------------------------------
 
@@ -243,13 +235,13 @@ class SimClock:
     @property
     def next_deadline(self) -> float | None:
         """Deadline of the earliest live sleeper, or None when nobody sleeps."""
-        entry = self._next_live()
-        return None if entry is None else entry[0] / NS_PER_SECOND
+        timer = self._timers.peek()
+        return None if timer is None else timer.deadline_ns / NS_PER_SECOND
 
     @property
     def pending(self) -> int:
-        """Number of live (not cancelled, not yet woken) sleepers."""
-        return self._live
+        """Number of live (not cancelled, not yet due) sleepers and clock timeouts."""
+        return self._timers.live
 
     # -- sleeping ----------------------------------------------------------------
 
@@ -272,18 +264,9 @@ class SimClock:
             await anyio.lowlevel.checkpoint()
             return
         waiter = Waiter()
-        entry: _Entry = [deadline_ns, next(self._seq), waiter]
-        heapq.heappush(self._heap, entry)
-        self._live += 1
-
-        def abort() -> None:
-            if entry[2] is not None:
-                entry[2] = None
-                self._live -= 1
-                self._cancelled += 1
-                if self._cancelled >= COMPACT_MIN and self._cancelled > self._live:
-                    self._compact()
-
+        timer = self._timers.push(deadline_ns, waiter)
+        if self._jump_poke is not None:
+            self._jump_poke()
         drive = self._trio_drive
         if (
             drive is not None
@@ -296,13 +279,99 @@ class SimClock:
             # this same instant instead of a round trip through the driver (unless a
             # newer drive, e.g. a nested clock's, owns the quiescent point).
             self._wake_due(self._now_ns)
-        await waiter.park(abort)
+        await waiter.park(functools.partial(self._timers.drop, timer))
 
     def every(self, period: float, *, first: First = "after") -> Ticks:
         """Tick every ``period`` virtual seconds; the k-th tick is exactly ``start + k*period``."""
         return Ticks(self, period, first)
 
+    # -- timeouts ------------------------------------------------------------------
+
+    def fail_after(self, seconds: float) -> contextlib.AbstractContextManager[anyio.CancelScope]:
+        """Cancel the block after ``seconds`` of virtual time, then raise ``TimeoutError``."""
+        return self._timeout(seconds, "fail_after seconds", raise_on_expiry=True)
+
+    def move_on_after(self, seconds: float) -> contextlib.AbstractContextManager[anyio.CancelScope]:
+        """Cancel the block quietly after ``seconds`` of virtual time."""
+        return self._timeout(seconds, "move_on_after seconds", raise_on_expiry=False)
+
+    @contextmanager
+    def _timeout(
+        self, seconds: float, what: str, *, raise_on_expiry: bool
+    ) -> Generator[anyio.CancelScope]:
+        # The deadline is a heap entry that cancels the scope instead of waking a task,
+        # so it fires in (deadline, registration) order like any sleeper.
+        delay_ns = None if seconds == math.inf else seconds_to_ns(seconds, what)
+        scope = anyio.CancelScope()
+        timer: Timer | None = None
+        if delay_ns is not None:
+            timer = self._timers.push(self._now_ns + max(delay_ns, 0), scope)
+            if delay_ns <= 0:
+                scope.cancel()
+                self._timers.drop(timer)
+                timer.fired = True
+            elif self._jump_poke is not None:
+                self._jump_poke()
+        try:
+            with scope:
+                yield scope
+        finally:
+            if timer is not None:
+                self._timers.drop(timer)
+        if raise_on_expiry and timer is not None and timer.fired and scope.cancelled_caught:
+            raise TimeoutError
+
     # -- outside work ------------------------------------------------------------
+
+    @asynccontextmanager
+    async def jump_when_idle(self) -> AsyncGenerator[None]:
+        """While the block runs, jump to the next deadline whenever the program is quiescent.
+
+        A no-op while another task drives this clock: that driver decides when time moves.
+        """
+        if self._advancing:
+            yield
+            return
+        self._advancing = True
+        try:
+            if current_backend() == "trio":
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._jump_trio)
+                    try:
+                        yield
+                    finally:
+                        tg.cancel_scope.cancel()
+            else:
+                loop = asyncio.get_running_loop()
+                self._monitor = monitor = _monitor(loop)
+                drive = _Drive(
+                    lambda: self._step(None),
+                    self._moves_time,
+                    lambda: self._busy > 0,
+                    loop.create_future(),
+                    unbounded=True,
+                )
+                self._jump_poke = monitor.rearm
+                monitor.add(drive, self.settle_rounds)
+                try:
+                    yield
+                finally:
+                    drive.done.cancel()
+                    monitor.remove(drive)
+        finally:
+            self._jump_poke = None
+            self._advancing = False
+            self._trio_drive = None
+            self._monitor = None
+
+    async def _jump_trio(self) -> None:
+        import trio
+
+        while True:
+            pushed = trio.Event()
+            self._jump_poke = pushed.set
+            await self._drive_trio(None)
+            await pushed.wait()  # nothing left to wake until a new timer arrives
 
     @contextmanager
     def busy(self) -> Generator[None]:
@@ -384,7 +453,7 @@ class SimClock:
         finally:
             monitor.remove(drive)
 
-    async def _drive_trio(self, target_ns: int, *, joining: bool = False) -> None:
+    async def _drive_trio(self, target_ns: int | None, *, joining: bool = False) -> None:
         """Settle and step until done; ``joining``: only settle, inside another drive."""
         import trio
 
@@ -406,6 +475,8 @@ class SimClock:
         finally:
             stack.remove(mine)
             mine.set()
+            if not joining:
+                self._trio_drive = None
 
     async def _settle_trio(self) -> None:
         import trio
@@ -420,40 +491,34 @@ class SimClock:
             if not self._busy:
                 return
 
-    def _next_live(self) -> _Entry | None:
-        """The earliest live heap entry (dropping cancelled ones on the way), or None."""
-        heap = self._heap
-        while heap and heap[0][2] is None:
-            heapq.heappop(heap)
-            self._cancelled -= 1
-        return heap[0] if heap else None
-
     def _moves_time(self) -> bool:
         """Whether the next step would move the time (or end the drive)."""
         if self._idle_waiters:
             return False
-        entry = self._next_live()
-        return entry is None or entry[0] != self._now_ns
+        timer = self._timers.peek()
+        return timer is None or timer.deadline_ns != self._now_ns
 
-    def _wake_due(self, target_ns: int) -> bool:
-        """Wake the earliest live sleeper due by ``target_ns``; False if there is none."""
+    def _wake_due(self, target_ns: int | None) -> bool:
+        """Fire the earliest live timer due by ``target_ns`` (None: any); False if none."""
         while True:
-            entry = self._next_live()
-            if entry is None or entry[0] > target_ns:
+            timer = self._timers.pop_due(MAX_NS if target_ns is None else target_ns)
+            if timer is None:
                 return False
-            heapq.heappop(self._heap)
-            waiter: Waiter = entry[2]
-            entry[2] = None
-            self._live -= 1
-            self._now_ns = entry[0]
-            if waiter.wake():
+            target = timer.target
+            timer.target = None
+            self._now_ns = timer.deadline_ns
+            if isinstance(target, anyio.CancelScope):
+                target.cancel()
+                return True
+            if target is not None and target.wake():
                 return True
             # asyncio: cancelled but not yet resumed; its abort will find it gone.
 
-    def _step(self, target_ns: int) -> bool:
-        """At a quiescent point: release idle waiters, else wake the next due sleeper.
+    def _step(self, target_ns: int | None) -> bool:
+        """At a quiescent point: release idle waiters, else fire the next due timer.
 
-        Returns False, with the time moved to ``target_ns``, when nothing is left.
+        Returns False when nothing is left, with the time moved to ``target_ns`` (None:
+        no bound, time stays).
         """
         if self._idle_waiters:
             waiters, self._idle_waiters = self._idle_waiters, []
@@ -462,13 +527,9 @@ class SimClock:
             return True
         if self._wake_due(target_ns):
             return True
-        self._now_ns = max(self._now_ns, target_ns)
+        if target_ns is not None:
+            self._now_ns = max(self._now_ns, target_ns)
         return False
-
-    def _compact(self) -> None:
-        self._heap = [entry for entry in self._heap if entry[2] is not None]
-        heapq.heapify(self._heap)
-        self._cancelled = 0
 
 
 @functools.cache
