@@ -39,8 +39,8 @@ Run: ``uv run --frozen --group bench python bench/bench_daemons.py [--quick]``.
 from __future__ import annotations
 
 import gc
-import logging
 import itertools
+import logging
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from typing import Any, cast

@@ -141,21 +141,33 @@ scenarios = st.builds(
 )
 
 
+AFTER = 1e-6
+"""Orders "at the stop, after everything due at the horizon" (times are multiples of 0.5)."""
+GRACE = 1000.0
+
+
 def shutdown_failure_time(step: Attempt, horizon: float) -> float:
     """When a single-attempt daemon first raises under "shutdown" (inf: never).
 
-    ``horizon + 0.5`` stands for "during stop()", after everything at the horizon.
+    stop() comes at ``horizon`` with a virtual ``GRACE`` longer than any plan, so every
+    hook that sleeps finishes: only a run that blocks forever is cancelled, at the end
+    of grace.
     """
-    if step.start_delay > horizon:
-        return math.inf  # cancelled inside on_start by stop()
     if step.start_fails:
         return step.start_delay
     end = step.start_delay + step.run_time
-    if step.run_kind in ("return", "fail") and end <= horizon:
-        return end if step.run_kind == "fail" or step.stop_fails else math.inf
-    # Still running at stop(): it returns (wait_stop) or stop() cancels its own scope;
-    # either way on_stop runs on the normal path, so its failure is reported.
-    return horizon + 0.5 if step.stop_fails else math.inf
+    if step.run_kind == "fail":
+        return end
+    if step.run_kind == "return":
+        return end if step.stop_fails else math.inf
+    if not step.stop_fails:
+        return math.inf
+    if step.run_kind == "wait_stop":
+        # Returns at the stop, or at once if on_start ends after it; on_stop then fails.
+        return step.start_delay if step.start_delay > horizon else horizon + AFTER
+    # "forever": stop() cancels it when grace runs out; its on_stop runs on the normal
+    # path (its own scope was cancelled), so the failure is reported.
+    return horizon + GRACE
 
 
 def segments(log: list[str]) -> list[list[str]]:
@@ -179,7 +191,7 @@ async def check_scenario(scenario: Scenario) -> None:
                 for d in daemons:
                     sup.add(d)
                 await clock.advance(scenario.horizon)
-                await sup.stop(grace=1000.0)
+                await sup.stop(grace=GRACE)
         except ExceptionGroup as group:
             escaped = group
     snap = sup.snapshot()

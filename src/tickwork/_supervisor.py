@@ -21,7 +21,6 @@ from ._exceptions import DaemonError, OnError
 from ._health import DaemonFailurePhase, DaemonHealth, DaemonState
 from ._logging import NO_DAEMON, ClockAwareLoggerAdapter, child_logger, library_logger
 from ._restart import RestartPolicy, RestartTracker, SlidingWindow, validate_intensity
-from ._simclock import SimClock
 from ._validate import is_instance, is_number
 
 __all__ = ["FINISHED_HISTORY", "Strategy", "Supervisor"]
@@ -405,8 +404,9 @@ class Supervisor:
 
         Each cancelled daemon still gets ``on_stop``, shielded and bounded by
         ``finalize_timeout``, in reverse add order, and so does an ``on_stop`` still
-        running after its daemon returned. Under SimClock, once every daemon left is
-        blocked the rest are cancelled at once rather than after ``grace``. Called from
+        running after its daemon returned. Both bounds are seconds of the supervisor's
+        clock: virtual under SimClock, where stop() lets the clock jump to the next
+        deadline whenever everything is blocked and nobody else drives it. Called from
         inside one of this supervisor's daemons (which cannot wait for itself), it
         signals, lets the stop finish in the background and returns at once.
         Idempotent; a no-op before entry and after exit. A ``stop()`` that is itself
@@ -451,21 +451,24 @@ class Supervisor:
         self.signal_stop()
         if not self._live:
             return
-        with anyio.move_on_after(grace):
-            await self._settle()
-        if not self._live:
-            return
-        self._cancelling = True
-        left = sorted(self._records.values(), key=lambda r: r.seq, reverse=True)
-        self._log.warning(
-            "stop: grace=%ss ran out; cancelling %d daemons (in reverse add order): %s",
-            grace,
-            len(left),
-            ", ".join(r.name for r in left),
-        )
-        for record in left:
-            await self._end_one(record)
-        await self._wait_all_done()
+        # Both bounds are on the supervisor's clock; an undriven virtual clock jumps
+        # to the next deadline whenever everything is blocked (ADR 0024).
+        async with self._clock.jump_when_idle():
+            with self._clock.move_on_after(grace):
+                await self._wait_all_done()
+            if not self._live:
+                return
+            self._cancelling = True
+            left = sorted(self._records.values(), key=lambda r: r.seq, reverse=True)
+            self._log.warning(
+                "stop: grace=%ss ran out; cancelling %d daemons (in reverse add order): %s",
+                grace,
+                len(left),
+                ", ".join(r.name for r in left),
+            )
+            for record in left:
+                await self._end_one(record)
+            await self._wait_all_done()
 
     async def _end_one(self, record: _Record) -> None:
         """Cancel ``record`` (or bound its on_stop) and wait until it has ended."""
@@ -474,21 +477,15 @@ class Supervisor:
         ended = record.ended
         if ended is None:
             ended = record.ended = anyio.Event()
-        scope = record.scope
-        if scope is not None:
-            if record.finalizing:
-                scope.deadline = min(scope.deadline, anyio.current_time() + self._finalize_timeout)
-            else:
-                scope.cancel()
+        if record.finalizing:
+            # Already in on_stop after a normal return: bound it, like a cancelled
+            # daemon's shielded on_stop.
+            with self._clock.move_on_after(self._finalize_timeout):
+                await ended.wait()
+                return
+        if record.scope is not None:
+            record.scope.cancel()
         await ended.wait()
-
-    async def _settle(self) -> None:
-        """Wait until every daemon returned or, under SimClock, until all are blocked."""
-        if isinstance(self._clock, SimClock):
-            # Joins an advance in progress if another task is driving the clock.
-            await self._clock.run_until_idle()
-            return
-        await self._wait_all_done()
 
     async def _wait_all_done(self) -> None:
         while self._live:
@@ -705,26 +702,26 @@ class Supervisor:
 
     async def _stop_plain(self, record: _Record, ctx: Context) -> Exception | None:
         """on_stop after run returned or failed; a stop() past its grace bounds it."""
-        started_at = self._clock.now()
         with anyio.CancelScope() as scope:
-            if self._cancelling:
-                scope.deadline = anyio.current_time() + self._finalize_timeout
             record.scope, record.finalizing = scope, True
             try:
-                await record.daemon.on_stop(ctx)
-            except Exception as exc:
-                return exc
+                return await self._bounded_on_stop(record, ctx, bounded=self._cancelling)
             finally:
                 record.scope, record.finalizing = None, False
-        if scope.cancelled_caught:
-            self._warn_abandoned(record)
-        else:
-            self._note_slow_stop(record, started_at)
+        self._warn_abandoned(record)  # cancelled by stop() once finalize_timeout ran out
         return None
 
     async def _stop_shielded(self, record: _Record, ctx: Context) -> Exception | None:
-        started_at = self._clock.now()
-        with anyio.move_on_after(self._finalize_timeout, shield=True) as scope:
+        with anyio.CancelScope(shield=True):
+            return await self._bounded_on_stop(record, ctx, bounded=True)
+
+    async def _bounded_on_stop(
+        self, record: _Record, ctx: Context, *, bounded: bool
+    ) -> Exception | None:
+        """Run on_stop, at most ``finalize_timeout`` clock seconds when ``bounded``."""
+        clock = self._clock
+        started_at = clock.now()
+        with clock.move_on_after(self._finalize_timeout if bounded else math.inf) as scope:
             try:
                 await record.daemon.on_stop(ctx)
             except Exception as exc:

@@ -614,3 +614,34 @@ async def test_undelivered_messages_at_give_up_are_logged_with_count_and_range(
     assert any("delivery ended with 30 messages undelivered (seq 1..30)" in m for m in messages), (
         messages
     )
+
+
+@pytest.mark.parametrize(("grace", "delivered"), [(1.0, 500), (0.3, 300)])
+async def test_stop_during_catch_up_keeps_delivering_within_grace_on_the_clock(
+    grace: float, delivered: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The issue's repro: under SimClock stop(grace=0.3) used to return at once."""
+    clock = SimClock()
+    peer = Peer(clock, latency=0.01)
+    peer.up = False
+    outbox: Outbox[int] = Outbox(peer.post, backoff=quick_backoff(), batch_size=10)
+    async with Supervisor(clock=clock) as sup:
+        sup.add(outbox)
+        for i in range(500):
+            await outbox.send(i)
+        await clock.advance(0.5)  # the first post failed at 0.01; retry due at 1.01
+        peer.up = True
+        await clock.advance(0.52)  # 1.02: the retried batch is posted, catch-up begins
+        assert outbox.state is St.CATCHING_UP
+        start = clock.now()
+        await sup.stop(grace=grace)
+        took = clock.now() - start
+    assert outbox.delivered == delivered
+    assert [m.item for m in peer.kept] == list(range(delivered))
+    if delivered == 500:
+        assert took == pytest.approx(0.49)  # 49 batches of 0.01 s: returned once done
+        assert not any("undelivered" in r.getMessage() for r in caplog.records)
+    else:
+        assert took == pytest.approx(grace)
+        message = f"delivery ended with {500 - delivered} messages undelivered"
+        assert any(message in r.getMessage() for r in caplog.records)

@@ -30,8 +30,8 @@ class SupervisorHost:
     ``tg`` like any task's.
 
     ``await host.stop()`` calls ``on_stopping`` (sync or async) first, then
-    ``supervisor.stop(grace, finalize_timeout)`` (wall-clock bounds; defaults from the
-    constructor), and returns when the supervisor has exited. Idempotent; a no-op
+    ``supervisor.stop(grace, finalize_timeout)`` (seconds of the supervisor's clock;
+    defaults from the constructor), and returns when the supervisor has exited. Idempotent; a no-op
     before ``start``.
     """
 
