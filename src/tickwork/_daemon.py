@@ -5,7 +5,17 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeAlias, final, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Final,
+    Generic,
+    ParamSpec,
+    TypeAlias,
+    final,
+    overload,
+)
 
 from ._validate import is_instance
 
@@ -15,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["Daemon", "DaemonFactory", "daemon"]
 
 P = ParamSpec("P")
+
+_NO_KWARGS: Final[dict[str, Any]] = {}
+"""Shared by every FunctionDaemon without keyword arguments; only ever read."""
 
 DaemonFunction: TypeAlias = Callable[Concatenate["Context", P], Awaitable[None]]
 
@@ -59,7 +72,7 @@ class FunctionDaemon(Daemon):
         self.name = name
         self._fn = fn
         self._args = args
-        self._kwargs = kwargs
+        self._kwargs = kwargs or _NO_KWARGS  # most daemons have none: share one dict
 
     def __repr__(self) -> str:
         return f"<daemon {self.name!r} running {self._fn.__qualname__}>"

@@ -219,6 +219,7 @@ class Supervisor:
         self._group_lock: anyio.Lock | None = None
         self._coordinators: set[anyio.CancelScope] = set()
         self._start_queue: deque[_Record] = deque()
+        self._inside: tuple[Supervisor, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Supervisor {len(self._records)} live daemons, clock={self._clock!r}>"
@@ -258,6 +259,8 @@ class Supervisor:
         self._stop_event = anyio.Event()
         if self._stop_requested:
             self._stop_event.set()
+        # The chain of supervisors the daemons belong to: computed once, not per task.
+        self._inside = (*_INSIDE.get(), self)
         self._all_done = anyio.Event()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -561,7 +564,7 @@ class Supervisor:
                 gate.set()
 
     async def _supervise(self, record: _Record) -> None:
-        _INSIDE.set((*_INSIDE.get(), self))
+        _INSIDE.set(self._inside)
         try:
             await self._await_turn(record)
             while True:
