@@ -226,6 +226,30 @@ async def test_a_cancelled_stop_leaves_the_supervisor_stoppable() -> None:
     assert sup.snapshot()["stubborn"].state == "stopped"
 
 
+async def test_the_issue_repro_move_on_after_around_stop() -> None:
+    """stop() cut short by clock.move_on_after(0.1): the next stop(grace=0.2) stops."""
+    clock = SimClock()
+    cancelled: list[float] = []
+
+    async def stubborn(ctx: Context) -> None:
+        try:
+            await anyio.Event().wait()
+        except anyio.get_cancelled_exc_class():
+            cancelled.append(ctx.clock.now())
+            raise
+
+    async with Supervisor(clock=clock) as sup:
+        sup.spawn(stubborn)
+        async with clock.jump_when_idle():
+            with clock.move_on_after(0.1):
+                await sup.stop(grace=5.0)
+        assert clock.now() == pytest.approx(0.1)
+        assert cancelled == []
+        await sup.stop(grace=0.2)
+    assert cancelled == [pytest.approx(0.3)]
+    assert sup.snapshot()["stubborn"].state == "stopped"
+
+
 @pytest.mark.parametrize("how", ["signal_stop", "stop"])
 async def test_add_and_spawn_after_a_stop_raise(how: str) -> None:
     async def job(ctx: Context) -> None:
