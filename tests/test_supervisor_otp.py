@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 import anyio
 import anyio.lowlevel
@@ -323,6 +324,25 @@ def test_factory_arguments_are_checked_at_the_call() -> None:
         worker()  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="worker"):
         worker("q", nope=1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="worker"):
+        worker("q", "extra")  # type: ignore[call-arg]
+
+    @daemon
+    async def plain(ctx: Context, a: int) -> None:
+        pass
+
+    plain(1)  # the exact-fit fast path
+    with pytest.raises(TypeError, match="'plain' called with arguments"):
+        plain()  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'plain' called with arguments"):
+        plain(1, 2)  # type: ignore[call-arg]
+
+    async def no_ctx() -> None:
+        pass
+
+    factory = daemon(cast("Any", no_ctx))
+    with pytest.raises(TypeError, match="ctx is passed for you"):
+        factory()
 
 
 def test_bad_overrides_and_strategy_are_rejected() -> None:

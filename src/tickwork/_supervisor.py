@@ -39,6 +39,9 @@ _POLICIES: Final = ("shutdown", "restart", "ignore")
 _STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
 _FATAL: Final = (KeyboardInterrupt, SystemExit)
 
+_DEFAULT_ON_STOP: Final = Daemon.on_stop
+"""The base class's no-op ``on_stop``: a daemon that keeps it needs no cleanup scope."""
+
 _INSIDE: ContextVar[tuple[Supervisor, ...]] = ContextVar("tickwork_inside", default=())
 """The supervisors whose daemons the current task belongs to (inherited by child tasks)."""
 
@@ -667,7 +670,7 @@ class Supervisor:
             raise
         finally:
             record.scope = None
-        if started:
+        if started and type(daemon).on_stop is not _DEFAULT_ON_STOP:
             if error is None and not record.permanent and not scope.cancel_called:
                 record.ending = True  # returned by itself: a group restart leaves it be
             try:
