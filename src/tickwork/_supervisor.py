@@ -39,8 +39,10 @@ _POLICIES: Final = ("shutdown", "restart", "ignore")
 _STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
 _FATAL: Final = (KeyboardInterrupt, SystemExit)
 
+_DEFAULT_ON_START: Final = Daemon.on_start
 _DEFAULT_ON_STOP: Final = Daemon.on_stop
-"""The base class's no-op ``on_stop``: a daemon that keeps it needs no cleanup scope."""
+"""The base class's no-op hooks: a daemon that keeps one skips the call (and, for
+``on_stop``, its cleanup scope)."""
 
 _INSIDE: ContextVar[tuple[Supervisor, ...]] = ContextVar("tickwork_inside", default=())
 """The supervisors whose daemons the current task belongs to (inherited by child tasks)."""
@@ -569,7 +571,12 @@ class Supervisor:
     async def _supervise(self, record: _Record) -> None:
         _INSIDE.set(self._inside)
         try:
-            await self._await_turn(record)
+            queue = self._start_queue
+            if queue[0] is record:  # the usual case: no coroutine, no wait
+                queue.popleft()
+                self._wake_next_start()
+            else:
+                await self._await_turn(record)
             while True:
                 try:
                     await self._attempt(record)
@@ -633,7 +640,8 @@ class Supervisor:
         try:
             with scope:
                 try:
-                    await daemon.on_start(ctx)
+                    if type(daemon).on_start is not _DEFAULT_ON_START:
+                        await daemon.on_start(ctx)
                 except Exception as exc:
                     error, phase = exc, "on_start"
                 else:
