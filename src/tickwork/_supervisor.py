@@ -815,8 +815,9 @@ class Supervisor:
         if intensity is not None:
             intensity.add(now)
         self._mark_restarting(record)
-        reason = "returned (permanent)" if cause is None else f"failed ({type(cause).__name__}: "
-        reason += "" if cause is None else f"{cause})"
+        reason = (
+            "returned (permanent)" if cause is None else f"failed ({type(cause).__name__}: {cause})"
+        )
         record.logger.warning(
             "daemon %r %s; restart %d in %.3fs (%s)",
             record.name,
