@@ -49,3 +49,18 @@ async def check_variance() -> None:
 def check_clock_protocol() -> None:
     clocks: list[tickwork.Clock] = [SimClock(), tickwork.WallClock()]
     assert_type(clocks[0].now(), float)
+
+
+async def check_context_supervisor_is_narrow(ctx: Context) -> None:
+    sup = ctx.supervisor
+    sup.signal_stop()
+    await sup.stop(grace=1.0)
+    await sup.wait_all_started()
+    assert_type(sup.snapshot()["x"], tickwork.DaemonHealth)
+    sup.add  # pyright: ignore[reportAttributeAccessIssue]  # noqa: B018 - a type check
+
+
+async def check_supervisor_options() -> None:
+    sup = tickwork.Supervisor(strategy="rest_for_one", max_restarts=3, period=1.0)
+    tickwork.Supervisor(strategy="one_for_some")  # pyright: ignore[reportArgumentType]
+    sup.add(producer(open_channel(1).send, 1), on_error="ignore", permanent=True)
