@@ -382,3 +382,28 @@ async def test_lifecycle_events_are_logged(caplog: pytest.LogCaptureFixture) -> 
     for record in caplog.records:
         assert isinstance(record.__dict__["daemon"], str)
         assert isinstance(record.__dict__["sim_time"], float)
+
+
+async def test_a_waiting_stop_takes_over_when_the_leading_stop_is_cancelled() -> None:
+    clock = SimClock()
+    ended: list[float] = []
+
+    async def stubborn(ctx: Context) -> None:
+        try:
+            await anyio.Event().wait()
+        finally:
+            ended.append(ctx.clock.now())
+
+    async with Supervisor(clock=clock) as sup:
+        sup.spawn(stubborn)
+        async with anyio.create_task_group() as tg:
+
+            async def leader() -> None:
+                with clock.move_on_after(0.1):
+                    await sup.stop(grace=5.0)
+
+            tg.start_soon(leader)
+            await anyio.lowlevel.checkpoint()
+            async with clock.jump_when_idle():
+                await sup.stop(grace=0.2)  # waits on the leader, then leads itself
+    assert ended == [pytest.approx(0.3)]

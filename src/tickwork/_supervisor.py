@@ -211,8 +211,9 @@ class Supervisor:
         self._exited = False
         self._stop_requested = False
         self._stop_event: anyio.Event | None = None
-        self._stop_done: anyio.Event | None = None
         self._stop_leader = False
+        self._stop_finished = False
+        self._stop_progress: anyio.Event | None = None
         self._all_done: anyio.Event | None = None
         self._live = 0
         self._seq = 0
@@ -291,8 +292,9 @@ class Supervisor:
             for waiter in self._start_waiters:
                 waiter.event.set()
             self._start_waiters.clear()
-            if self._stop_done is not None:
-                self._stop_done.set()
+            self._stop_finished = True
+            if self._stop_progress is not None:
+                self._stop_progress.set()
         fatal = self._fatal
         if fatal is not None:
             # The same on both backends: the bare KeyboardInterrupt / SystemExit, after
@@ -425,34 +427,35 @@ class Supervisor:
                 raise ValueError(f"stop() {label} must be >= 0 seconds, got {value!r}")
         if not self._entered or self._exited:
             return
-        if self._stop_done is None:
-            self._stop_done = anyio.Event()
-        done = self._stop_done
         if self in _INSIDE.get():
             # Called from one of our own daemons (or a task it started): it cannot wait
             # for itself, so signal, finish the stop in the background and return.
             self.signal_stop()
-            if not self._stop_leader:
+            if not self._stop_leader and not self._stop_finished:
                 self._stop_leader = True
                 assert self._tg is not None
                 self._tg.start_soon(
                     self._lead_stop, grace, finalize_timeout, name="tickwork supervisor stop"
                 )
             return
-        if self._stop_leader:
-            await done.wait()
-            return
-        await self._lead_stop(grace, finalize_timeout)
+        while not self._stop_finished:
+            if not self._stop_leader:
+                await self._lead_stop(grace, finalize_timeout)
+                return
+            # Another stop() leads: wait until it finishes, or is cancelled (then lead).
+            assert self._stop_progress is not None
+            await self._stop_progress.wait()
 
     async def _lead_stop(self, grace: float, finalize_timeout: float) -> None:
-        """Run the stop; if this is cancelled, the next stop() takes over (done unset)."""
+        """Run the stop; if this is cancelled, a waiting or later stop() takes over."""
         self._stop_leader = True
+        progress = self._stop_progress = anyio.Event()
         try:
             await self._stop(grace, finalize_timeout)
+            self._stop_finished = True
         finally:
             self._stop_leader = False
-        assert self._stop_done is not None
-        self._stop_done.set()
+            progress.set()
 
     async def _stop(self, grace: float, finalize_timeout: float) -> None:
         self._finalize_timeout = finalize_timeout
