@@ -398,12 +398,15 @@ async def test_a_waiting_stop_takes_over_when_the_leading_stop_is_cancelled() ->
         sup.spawn(stubborn)
         async with anyio.create_task_group() as tg:
 
+            leading = anyio.Event()
+
             async def leader() -> None:
                 with clock.move_on_after(0.1):
+                    leading.set()  # this task runs on into stop() before it yields
                     await sup.stop(grace=5.0)
 
             tg.start_soon(leader)
-            await anyio.lowlevel.checkpoint()
+            await leading.wait()
             async with clock.jump_when_idle():
                 await sup.stop(grace=0.2)  # waits on the leader, then leads itself
     assert ended == [pytest.approx(0.3)]
