@@ -397,7 +397,6 @@ async def test_a_waiting_stop_takes_over_when_the_leading_stop_is_cancelled() ->
     async with Supervisor(clock=clock) as sup:
         sup.spawn(stubborn)
         async with anyio.create_task_group() as tg:
-
             leading = anyio.Event()
 
             async def leader() -> None:
