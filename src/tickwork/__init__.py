@@ -7,7 +7,6 @@ three-hook :class:`Daemon` (or ``@daemon``) and the :class:`Supervisor` that run
 
 from __future__ import annotations
 
-from ._channel import FAIRNESS_INTERVAL as FAIRNESS_INTERVAL
 from ._channel import Channel as Channel
 from ._channel import ChannelStats as ChannelStats
 from ._channel import MemoryReceiveStream as MemoryReceiveStream
@@ -41,6 +40,8 @@ from ._supervisor import Supervisor as Supervisor
 
 __version__ = "0.1.0"
 
+from ._internals import fixup_module_metadata as _fixup_module_metadata
+
 __all__ = [
     "Channel",
     "ChannelClosed",
@@ -56,7 +57,6 @@ __all__ = [
     "DaemonHealth",
     "DaemonState",
     "EndOfStream",
-    "FAIRNESS_INTERVAL",
     "MemoryReceiveStream",
     "MemorySendStream",
     "OnError",
@@ -76,16 +76,5 @@ __all__ = [
 ]
 
 
-def _fixup_module_metadata() -> None:
-    """Make reprs, tracebacks and docs say ``tickwork.X`` rather than the private module."""
-    for name in __all__:
-        obj = globals()[name]
-        if getattr(obj, "__module__", "").startswith("tickwork._"):
-            try:
-                obj.__module__ = __name__
-            except (AttributeError, TypeError):
-                continue
-
-
-_fixup_module_metadata()
+_fixup_module_metadata(__name__, globals(), __all__)
 del _fixup_module_metadata

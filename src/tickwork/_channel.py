@@ -13,16 +13,16 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Generic, Protocol, Self, TypeVar, final
+from typing import Final, Generic, Protocol, Self, TypeVar, final
 
 import anyio.lowlevel
 
 from ._exceptions import ChannelClosed, ChannelInUse, EndOfStream, WouldBlock
+from ._internals import FairnessBudget, NoPublicConstructor, construct
 from ._park import Waiter
 from ._validate import is_number
 
 __all__ = [
-    "FAIRNESS_INTERVAL",
     "Channel",
     "ChannelStats",
     "MemoryReceiveStream",
@@ -35,14 +35,6 @@ __all__ = [
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 T_contra = TypeVar("T_contra", contravariant=True)
-
-FAIRNESS_INTERVAL: Final = 64
-"""Completed-at-once operations an endpoint may do in a row before it yields.
-
-Large enough that the yield costs under 2% of a fast-path run on asyncio, small enough
-that a producer into an unbounded channel still lets other tasks (and cancellation) in
-within microseconds.
-"""
 
 
 @final
@@ -161,19 +153,6 @@ class _State(Generic[T]):
         )
 
 
-class _NoPublicConstructor(type):
-    """Metaclass that keeps endpoint construction inside :func:`open_channel`."""
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(
-            f"{cls.__module__}.{cls.__qualname__} has no public constructor; "
-            "create channels with tickwork.open_channel()"
-        )
-
-    def _create(cls, *args: Any, **kwargs: Any) -> Any:
-        return super().__call__(*args, **kwargs)
-
-
 class _ClosesOnExit:
     """``with`` / ``async with`` support for an endpoint: leaving the block closes it."""
 
@@ -206,7 +185,9 @@ class _ClosesOnExit:
 
 
 @final
-class MemorySendStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstructor):
+class MemorySendStream(
+    _ClosesOnExit, Generic[T], metaclass=NoPublicConstructor, factory="tickwork.open_channel()"
+):
     """The send endpoint of an in-process channel (see :func:`open_channel`)."""
 
     __slots__ = ("_budget", "_closed", "_state")
@@ -214,7 +195,7 @@ class MemorySendStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstructor
     def __init__(self, state: _State[T]) -> None:
         self._state = state
         self._closed = False
-        self._budget = FAIRNESS_INTERVAL
+        self._budget = FairnessBudget()
 
     def __repr__(self) -> str:
         return f"<MemorySendStream {self._state.statistics()}>"
@@ -242,9 +223,7 @@ class MemorySendStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstructor
 
     async def send(self, item: T, /) -> None:
         """Send ``item``, waiting while the buffer is full (or for a receiver)."""
-        self._budget -= 1
-        if self._budget <= 0:
-            self._budget = FAIRNESS_INTERVAL
+        if self._budget.spend():
             await anyio.lowlevel.checkpoint()
         try:
             self.send_nowait(item)
@@ -263,7 +242,7 @@ class MemorySendStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstructor
                 state.sender = None
 
         await waiter.park(abort)
-        self._budget = FAIRNESS_INTERVAL
+        self._budget.refill()
         if waiter.value is _CLOSED:
             if self._closed:
                 raise ChannelClosed("the send side was closed while this send was waiting")
@@ -294,7 +273,9 @@ class MemorySendStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstructor
 
 
 @final
-class MemoryReceiveStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstructor):
+class MemoryReceiveStream(
+    _ClosesOnExit, Generic[T], metaclass=NoPublicConstructor, factory="tickwork.open_channel()"
+):
     """The receive endpoint of an in-process channel (see :func:`open_channel`)."""
 
     __slots__ = ("_budget", "_closed", "_state")
@@ -302,7 +283,7 @@ class MemoryReceiveStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstruc
     def __init__(self, state: _State[T]) -> None:
         self._state = state
         self._closed = False
-        self._budget = FAIRNESS_INTERVAL
+        self._budget = FairnessBudget()
 
     def __repr__(self) -> str:
         return f"<MemoryReceiveStream {self._state.statistics()}>"
@@ -334,9 +315,7 @@ class MemoryReceiveStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstruc
 
     async def receive(self) -> T:
         """Return the next item, waiting for one; EndOfStream once closed and drained."""
-        self._budget -= 1
-        if self._budget <= 0:
-            self._budget = FAIRNESS_INTERVAL
+        if self._budget.spend():
             await anyio.lowlevel.checkpoint()
         try:
             return self.receive_nowait()
@@ -353,7 +332,7 @@ class MemoryReceiveStream(_ClosesOnExit, Generic[T], metaclass=_NoPublicConstruc
                 state.receiver = None
 
         await waiter.park(abort)
-        self._budget = FAIRNESS_INTERVAL
+        self._budget.refill()
         item = waiter.value
         if item is _CLOSED:
             if self._closed:
@@ -465,6 +444,6 @@ def open_channel(maxsize: float = 0) -> Channel[T]:  # pyright: ignore[reportInv
         raise ValueError(f"maxsize must be a whole number or math.inf, got {maxsize!r}")
     state: _State[T] = _State(maxsize)
     # The trio NoPublicConstructor pattern: only this factory builds endpoints.
-    send: MemorySendStream[T] = MemorySendStream._create(state)  # pyright: ignore[reportPrivateUsage]
-    recv: MemoryReceiveStream[T] = MemoryReceiveStream._create(state)  # pyright: ignore[reportPrivateUsage]
+    send: MemorySendStream[T] = construct(MemorySendStream[T], state)
+    recv: MemoryReceiveStream[T] = construct(MemoryReceiveStream[T], state)
     return Channel(send, recv)

@@ -7,6 +7,8 @@ milliseconds, identically every run. See docs/flaky-services.md.
 
 from __future__ import annotations
 
+from tickwork._internals import fixup_module_metadata as _fixup_module_metadata
+
 from ._backoff import Backoff as Backoff
 from ._daemon import NetworkDaemon as NetworkDaemon
 from ._health import HealthTarget as HealthTarget
@@ -40,16 +42,5 @@ __all__ = [
 ]
 
 
-def _fixup_module_metadata() -> None:
-    """Make reprs, tracebacks and docs say ``tickwork.network.X``, not the private module."""
-    for name in __all__:
-        obj = globals()[name]
-        if getattr(obj, "__module__", "").startswith(f"{__name__}._"):
-            try:
-                obj.__module__ = __name__
-            except (AttributeError, TypeError):
-                continue
-
-
-_fixup_module_metadata()
+_fixup_module_metadata(__name__, globals(), __all__)
 del _fixup_module_metadata

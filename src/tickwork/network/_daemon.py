@@ -12,11 +12,12 @@ import anyio
 import anyio.abc
 
 from tickwork import Context, Daemon
-from tickwork._validate import is_instance, is_int
+from tickwork._internals import run_on_stop
+from tickwork._validate import check_seconds, is_instance, is_int
 
 from ._backoff import Backoff
 from ._status import NetworkStatus, StatusChange
-from ._util import Outcome, race_deadline, validate_seconds
+from ._util import Outcome, race_deadline
 
 __all__ = ["MIN_SETTING", "NetworkDaemon"]
 
@@ -93,8 +94,8 @@ class NetworkDaemon(Daemon):
 
     @check_network_interval.setter
     def check_network_interval(self, value: float) -> None:
-        self._check_network_interval = validate_seconds(
-            _OWNER, "check_network_interval", value, MIN_SETTING
+        self._check_network_interval = check_seconds(
+            value, f"{_OWNER}.check_network_interval", minimum=MIN_SETTING
         )
 
     @property
@@ -104,8 +105,8 @@ class NetworkDaemon(Daemon):
 
     @check_network_timeout.setter
     def check_network_timeout(self, value: float) -> None:
-        self._check_network_timeout = validate_seconds(
-            _OWNER, "check_network_timeout", value, MIN_SETTING
+        self._check_network_timeout = check_seconds(
+            value, f"{_OWNER}.check_network_timeout", minimum=MIN_SETTING
         )
 
     @property
@@ -115,8 +116,8 @@ class NetworkDaemon(Daemon):
 
     @network_error_wait_time.setter
     def network_error_wait_time(self, value: float) -> None:
-        self._network_error_wait_time = validate_seconds(
-            _OWNER, "network_error_wait_time", value, MIN_SETTING
+        self._network_error_wait_time = check_seconds(
+            value, f"{_OWNER}.network_error_wait_time", minimum=MIN_SETTING
         )
 
     @property
@@ -227,7 +228,7 @@ class NetworkDaemon(Daemon):
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                tg.start_soon(self._watch_stop, ctx)
+                tg.start_soon(run_on_stop, ctx.stop_event, self._interrupt_on_stop)
                 await self._loop(ctx)
                 tg.cancel_scope.cancel()
         finally:
@@ -248,8 +249,7 @@ class NetworkDaemon(Daemon):
         finally:
             self._status = NetworkStatus.STOPPED
 
-    async def _watch_stop(self, ctx: Context) -> None:
-        await ctx.stop_event.wait()
+    def _interrupt_on_stop(self) -> None:
         if self._interrupt is not None:
             self._interrupt.cancel()
 

@@ -9,10 +9,11 @@ from typing import Protocol, final, runtime_checkable
 import anyio
 
 from tickwork import Context, Daemon
+from tickwork._internals import run_on_stop
 from tickwork._restart import SlidingWindow
-from tickwork._validate import is_instance, is_int
+from tickwork._validate import check_seconds, is_instance, is_int
 
-from ._util import race_deadline, validate_seconds
+from ._util import race_deadline
 
 __all__ = ["HealthTarget", "HealthTicker", "TargetHealth"]
 
@@ -109,9 +110,9 @@ class HealthTicker(Daemon):
         window: float = 300.0,
         name: str = "health",
     ) -> None:
-        self._interval = validate_seconds("HealthTicker", "interval", interval, 0.0)
-        self._ping_timeout = validate_seconds("HealthTicker", "ping_timeout", ping_timeout, 0.0)
-        self._window = validate_seconds("HealthTicker", "window", window, 0.0)
+        self._interval = check_seconds(interval, "HealthTicker.interval", minimum=0.0)
+        self._ping_timeout = check_seconds(ping_timeout, "HealthTicker.ping_timeout", minimum=0.0)
+        self._window = check_seconds(window, "HealthTicker.window", minimum=0.0)
         for label, value in (("interval", interval), ("ping_timeout", ping_timeout)):
             if value <= 0:
                 raise ValueError(f"HealthTicker.{label} must be > 0 seconds, got {value!r}")
@@ -196,12 +197,7 @@ class HealthTicker(Daemon):
         """Tick until the supervisor stops this daemon."""
         with anyio.CancelScope() as scope:
             async with anyio.create_task_group() as tg:
-
-                async def watch_stop() -> None:
-                    await ctx.stop_event.wait()
-                    scope.cancel()
-
-                tg.start_soon(watch_stop)
+                tg.start_soon(run_on_stop, ctx.stop_event, scope.cancel)
                 async for _ in ctx.clock.every(self._interval):
                     await self.tick(ctx)
 

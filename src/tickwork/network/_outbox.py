@@ -14,7 +14,6 @@ import anyio
 import anyio.lowlevel
 
 from tickwork import (
-    FAIRNESS_INTERVAL,
     ChannelClosed,
     ChannelInUse,
     ChannelStats,
@@ -23,10 +22,11 @@ from tickwork import (
     TickworkError,
     WouldBlock,
 )
-from tickwork._validate import is_instance, is_int
+from tickwork._internals import FairnessBudget, run_on_stop
+from tickwork._validate import check_seconds, is_instance, is_int
 
 from ._backoff import Backoff
-from ._util import race_deadline, validate_seconds
+from ._util import race_deadline
 
 __all__ = [
     "Outbox",
@@ -212,7 +212,7 @@ class Outbox(Daemon, Generic[T]):
         self._post_timeout = (
             None
             if post_timeout is None
-            else validate_seconds("Outbox", "post_timeout", post_timeout, 0.0)
+            else check_seconds(post_timeout, "Outbox.post_timeout", minimum=0.0)
         )
         if not is_instance(name, str) or not name:
             raise ValueError(f"Outbox name must be a non-empty str, got {name!r}")
@@ -231,8 +231,8 @@ class Outbox(Daemon, Generic[T]):
         self._closed = False
         self._data_waiter: anyio.Event | None = None
         self._space_waiter: anyio.Event | None = None
-        self._budget = FAIRNESS_INTERVAL
-        self._post_budget = FAIRNESS_INTERVAL
+        self._budget = FairnessBudget()
+        self._post_budget = FairnessBudget()
         self._last_posted = 0
         self._state: OutboxState | None = None
         self._history: deque[OutboxChange] = deque(maxlen=history_limit)
@@ -346,9 +346,7 @@ class Outbox(Daemon, Generic[T]):
 
     async def send(self, item: T, /) -> None:
         """Accept ``item``, waiting for room under ``"block"``; cancellation-safe."""
-        self._budget -= 1
-        if self._budget <= 0:
-            self._budget = FAIRNESS_INTERVAL
+        if self._budget.spend():
             await anyio.lowlevel.checkpoint()
         while True:
             try:
@@ -447,7 +445,7 @@ class Outbox(Daemon, Generic[T]):
         self._running = True
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch_stop, ctx)
+                tg.start_soon(run_on_stop, ctx.stop_event, self._wake_on_stop)
                 await self._deliver(ctx)
                 tg.cancel_scope.cancel()
         finally:
@@ -469,8 +467,7 @@ class Outbox(Daemon, Generic[T]):
             self.last_seq,
         )
 
-    async def _watch_stop(self, ctx: Context) -> None:
-        await ctx.stop_event.wait()
+    def _wake_on_stop(self) -> None:
         waiter = self._data_waiter
         if waiter is not None:
             self._data_waiter = None
@@ -540,9 +537,7 @@ class Outbox(Daemon, Generic[T]):
                 return False
             # A post that never yields must not starve other tasks through a long
             # catch-up: yield once every FAIRNESS_INTERVAL messages delivered.
-            self._post_budget -= self._last_posted
-            if self._post_budget <= 0:
-                self._post_budget = FAIRNESS_INTERVAL
+            if self._post_budget.spend(self._last_posted):
                 await anyio.lowlevel.checkpoint()
 
     def _caught_up(self) -> bool:

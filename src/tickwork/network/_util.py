@@ -1,4 +1,4 @@
-"""Clock-timed helpers shared by the network daemons: deadlines and setting checks."""
+"""Clock-timed helpers shared by the network daemons: deadline races."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Generic, TypeVar, final
 
 from tickwork import Clock
 
-__all__ = ["Outcome", "race_deadline", "validate_seconds"]
+__all__ = ["Outcome", "race_deadline"]
 
 T = TypeVar("T")
 
@@ -39,15 +39,3 @@ async def race_deadline(clock: Clock, timeout: float, fn: Callable[[], Awaitable
             outcome.error = exc
         outcome.timed_out = False
     return outcome
-
-
-def validate_seconds(owner: str, name: str, value: object, minimum: float) -> float:
-    """Return ``value`` as float seconds, or raise naming ``owner.name`` and the bound."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{owner}.{name} must be a number of seconds, got {value!r}")
-    seconds = float(value)
-    if not seconds >= minimum or seconds == float("inf"):
-        raise ValueError(
-            f"{owner}.{name} must be a finite number of seconds >= {minimum}, got {value!r}"
-        )
-    return seconds

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Generic, Protocol, TypeVar
 
@@ -13,10 +12,7 @@ from tickwork import SendStream, WouldBlock
 __all__ = [
     "SendGate",
     "aclose_all",
-    "check_delay",
-    "check_positive_int",
     "check_streams",
-    "is_instance",
     "run_until_first_error",
 ]
 
@@ -25,29 +21,6 @@ T = TypeVar("T")
 
 class _Closable(Protocol):
     async def aclose(self) -> None: ...
-
-
-def is_instance(value: object, cls: type | tuple[type, ...]) -> bool:
-    """``isinstance`` for arguments the type checker believes are already typed."""
-    return isinstance(value, cls)
-
-
-def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int >= ``minimum``; TypeError/ValueError naming ``name``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def check_delay(value: object, name: str) -> float:
-    """Return ``value`` as float seconds if finite and >= 0; errors name ``name``."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
-    if math.isnan(value) or value < 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
-    return float(value)
 
 
 def check_streams(streams: object, name: str) -> None:

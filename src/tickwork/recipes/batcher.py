@@ -24,8 +24,7 @@ from tickwork import (
     WallClock,
     WouldBlock,
 )
-
-from ._util import check_delay, check_positive_int
+from tickwork._validate import check_int, check_seconds
 
 __all__ = ["BatchError", "Pending", "batcher_loop", "submit"]
 
@@ -139,8 +138,8 @@ async def batcher_loop(
     other callers. When the loop ends for any reason it answers the requests it holds
     with :class:`BatchError` and closes ``incoming``, so no caller waits forever.
     """
-    check_positive_int(max_batch, "max_batch")
-    delay = check_delay(max_queue_delay, "max_queue_delay")
+    check_int(max_batch, "max_batch")
+    delay = check_seconds(max_queue_delay, "max_queue_delay")
     timer: Clock = clock if clock is not None else WallClock()
     held: list[Pending[Req, Resp]] = []
     try:

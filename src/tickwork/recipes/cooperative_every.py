@@ -8,6 +8,7 @@ from typing import Literal, Self, final
 import anyio
 
 from tickwork import Context
+from tickwork._internals import run_on_stop
 
 __all__ = ["cooperative_every"]
 
@@ -31,13 +32,9 @@ class _CooperativeTicks(AsyncIterator[float]):
             raise StopAsyncIteration
         tick: list[float] = []
 
-        async def next_tick(scope: anyio.CancelScope) -> None:
-            tick.append(await self._ticks.__anext__())
-            scope.cancel()
-
         async with anyio.create_task_group() as tg:
-            tg.start_soon(next_tick, tg.cancel_scope)
-            await ctx.stop_event.wait()
+            tg.start_soon(run_on_stop, ctx.stop_event, tg.cancel_scope.cancel)
+            tick.append(await self._ticks.__anext__())
             tg.cancel_scope.cancel()
         if not tick or ctx.stopping:
             raise StopAsyncIteration

@@ -6,16 +6,14 @@ from typing import Final, TypeVar
 
 import anyio.lowlevel
 
-from tickwork import FAIRNESS_INTERVAL, EndOfStream, ReceiveStream, SendStream, WouldBlock
+from tickwork import EndOfStream, ReceiveStream, SendStream, WouldBlock
+from tickwork._internals import FairnessBudget
 
 from ._util import aclose_all, check_streams
 
 __all__ = ["tee"]
 
 T = TypeVar("T")
-
-_YIELD_EVERY: Final = FAIRNESS_INTERVAL
-"""Items forwarded without awaiting anything before the tee yields once to other tasks."""
 
 _RECHECK_EVERY: Final = 64
 """Items after which destinations that made the tee wait are tried without waiting again."""
@@ -45,17 +43,18 @@ async def tee(src: ReceiveStream[T], *dests: SendStream[T]) -> None:
     lazy: list[SendStream[T]] = []
     src_lazy = False
     recheck = _RECHECK_EVERY
-    budget = _YIELD_EVERY
+    budget = FairnessBudget()
+    yield_due = False
     try:
         while True:
             recheck -= 1
             if recheck <= 0:
                 recheck = _RECHECK_EVERY
                 eager, lazy, src_lazy = targets, [], False
-            if budget <= 0:
+            if yield_due:
                 # Nothing awaited for a while: yield, before taking the next item so
                 # a cancellation here loses nothing.
-                budget = _YIELD_EVERY
+                yield_due = False
                 await anyio.lowlevel.checkpoint()
             awaited = src_lazy
             try:
@@ -92,8 +91,8 @@ async def tee(src: ReceiveStream[T], *dests: SendStream[T]) -> None:
                 ]
             if awaited:
                 # The awaiting calls yield on their own (the channel's fairness).
-                budget = _YIELD_EVERY
+                budget.refill()
             else:
-                budget -= 1
+                yield_due = budget.spend()
     finally:
         await aclose_all(targets)

@@ -9,25 +9,22 @@ channel or counted in ``dropped``, exactly. ``ChannelClosed`` still propagates.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Final, Generic, Never, Self, TypeVar, final
+from typing import Generic, Never, Self, TypeVar, final
 
 import anyio.lowlevel
 
 from tickwork import (
-    FAIRNESS_INTERVAL,
     ChannelStats,
     EndOfStream,
     ReceiveStream,
     SendStream,
     WouldBlock,
 )
+from tickwork._internals import FairnessBudget
 
 __all__ = ["CoalesceSend", "DropNewestSend", "DropOldestSend"]
 
 T = TypeVar("T")
-
-_YIELD_EVERY: Final = FAIRNESS_INTERVAL
-"""``send()`` calls between checkpoints, so a producer loop cannot starve the loop."""
 
 
 class _LossySend(Generic[T]):
@@ -37,7 +34,7 @@ class _LossySend(Generic[T]):
 
     def __init__(self, send: SendStream[T]) -> None:
         self._send = send
-        self._budget = _YIELD_EVERY
+        self._budget = FairnessBudget()
         self._dropped = 0
 
     def __repr__(self) -> str:
@@ -54,9 +51,7 @@ class _LossySend(Generic[T]):
 
     async def send(self, item: T, /) -> None:
         """Like :meth:`send_nowait`; a checkpoint every 64 calls, never waits for room."""
-        self._budget -= 1
-        if self._budget <= 0:
-            self._budget = _YIELD_EVERY
+        if self._budget.spend():
             await anyio.lowlevel.checkpoint()
         self.send_nowait(item)
 

@@ -10,8 +10,7 @@ import anyio
 import anyio.abc
 
 from tickwork import DaemonError, DaemonHealth, Supervisor
-
-from ._util import check_delay, is_instance
+from tickwork._validate import check_seconds, is_instance
 
 __all__ = ["SupervisorHost"]
 
@@ -57,8 +56,8 @@ class SupervisorHost:
             raise TypeError(f"supervisor must be a tickwork.Supervisor, got {supervisor!r}")
         self.supervisor: Supervisor = supervisor
         self.on_stopping: Callable[[], object] | None = on_stopping
-        self.default_grace: float = check_delay(default_grace, "default_grace")
-        self.default_finalize_timeout: float = check_delay(
+        self.default_grace: float = check_seconds(default_grace, "default_grace")
+        self.default_finalize_timeout: float = check_seconds(
             default_finalize_timeout, "default_finalize_timeout"
         )
         self._stop_requested: anyio.Event | None = None
@@ -84,11 +83,11 @@ class SupervisorHost:
         self, *, grace: float | None = None, finalize_timeout: float | None = None
     ) -> None:
         """Run ``on_stopping``, stop the supervisor and wait until it has exited."""
-        grace_s = self.default_grace if grace is None else check_delay(grace, "grace")
+        grace_s = self.default_grace if grace is None else check_seconds(grace, "grace")
         finalize_s = (
             self.default_finalize_timeout
             if finalize_timeout is None
-            else check_delay(finalize_timeout, "finalize_timeout")
+            else check_seconds(finalize_timeout, "finalize_timeout")
         )
         if self._done is None or self._stop_requested is None:
             return

@@ -22,8 +22,8 @@ import anyio.abc
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from tickwork import Clock, Supervisor
+from tickwork._validate import check_seconds
 
-from ._util import check_delay
 from .supervisor_host import SupervisorHost
 
 __all__ = ["host_async_dispatcher"]
@@ -53,7 +53,7 @@ def host_async_dispatcher(
     getting ``on_stop``), re-raises a failure the supervisor had meanwhile, and joins
     the thread.
     """
-    timeout = check_delay(ready_timeout, "ready_timeout")
+    timeout = check_seconds(ready_timeout, "ready_timeout")
     if backend not in ("asyncio", "trio"):
         raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
 

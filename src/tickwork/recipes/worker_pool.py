@@ -8,8 +8,9 @@ from functools import partial
 from typing import TypeVar
 
 from tickwork import Channel, EndOfStream, ReceiveStream, SendStream, WouldBlock, open_channel
+from tickwork._validate import check_int
 
-from ._util import SendGate, aclose_all, check_positive_int, run_until_first_error
+from ._util import SendGate, aclose_all, run_until_first_error
 
 __all__ = ["worker_pool"]
 
@@ -43,8 +44,8 @@ async def worker_pool(
     Ends when ``incoming`` ends and every worker has finished; with ``close_results``
     ``results`` is closed then, and also on an error or cancellation.
     """
-    check_positive_int(workers, "workers")
-    check_positive_int(worker_buffer, "worker_buffer", minimum=0)
+    check_int(workers, "workers")
+    check_int(worker_buffer, "worker_buffer", minimum=0)
     # One token per free slot: a worker's index appears once per item it can take.
     slots: Channel[int] = open_channel(math.inf)
     inboxes: list[Channel[Req]] = [open_channel(worker_buffer) for _ in range(workers)]

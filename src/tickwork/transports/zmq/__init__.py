@@ -20,6 +20,8 @@ from __future__ import annotations
 from ._extra import msgspec as _msgspec
 
 # isort: split
+from tickwork._internals import fixup_module_metadata as _fixup_module_metadata
+
 from ._curve import CurveClient as CurveClient
 from ._curve import CurveServer as CurveServer
 from ._curve import curve_keypair as curve_keypair
@@ -57,16 +59,5 @@ __all__ = [
 ]
 
 
-def _fixup_module_metadata() -> None:
-    """Make reprs and tracebacks say ``tickwork.transports.zmq.X``."""
-    for name in __all__:
-        obj = globals()[name]
-        if getattr(obj, "__module__", "").startswith(__name__ + "._"):
-            try:
-                obj.__module__ = __name__
-            except (AttributeError, TypeError):
-                continue
-
-
-_fixup_module_metadata()
+_fixup_module_metadata(__name__, globals(), __all__)
 del _fixup_module_metadata, _msgspec

@@ -12,34 +12,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Final, Generic, Self, TypeVar, final
+from typing import Final, Generic, Self, TypeVar, final
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from tickwork import FAIRNESS_INTERVAL, Clock
+from tickwork import Clock
+from tickwork._internals import FairnessBudget, NoPublicConstructor
 from tickwork._logging import library_logger
 
 from ._socket import Wire
 from ._stats import PeerState
 
-__all__ = ["Link", "Liveness", "NoPublicConstructor", "Opening"]
+__all__ = ["Link", "Liveness", "Opening"]
 
 logger: Final = library_logger("tickwork.transports.zmq")
-
-
-class NoPublicConstructor(type):
-    """Metaclass that keeps endpoint construction inside the ``open_zmq_*`` functions."""
-
-    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError(
-            f"{cls.__module__}.{cls.__qualname__} has no public constructor; use "
-            "open_zmq_send(), open_zmq_receive() or open_zmq_channel()"
-        )
-
-    def _create(cls, *args: Any, **kwargs: Any) -> Any:
-        return super().__call__(*args, **kwargs)
 
 
 @final
@@ -106,7 +94,10 @@ class Liveness:
         return self.clock.now() - self.last_heard if self.heard_ever else None
 
 
-class Link(metaclass=NoPublicConstructor):
+class Link(
+    metaclass=NoPublicConstructor,
+    factory="open_zmq_send(), open_zmq_receive() or open_zmq_channel()",
+):
     """Socket, clock and liveness of one endpoint, plus the background loops."""
 
     __slots__ = (
@@ -124,7 +115,7 @@ class Link(metaclass=NoPublicConstructor):
         self._wire_open = True
         self._live = live
         self._heartbeat = heartbeat_interval
-        self._budget = FAIRNESS_INTERVAL
+        self._budget = FairnessBudget()
         self._in_incoming = False
         self._out_blocked = False
 

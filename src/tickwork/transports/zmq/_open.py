@@ -10,6 +10,8 @@ from typing import Any, Final, TypeVar, cast, overload
 import zmq
 
 from tickwork import Channel, Clock, WallClock
+from tickwork._internals import construct
+from tickwork._validate import check_seconds
 
 from ._curve import CurveClient, CurveServer
 from ._frames import UNBOUNDED
@@ -43,16 +45,6 @@ def _check_maxsize(maxsize: object) -> float:
     return maxsize
 
 
-def _check_seconds(value: object, what: str, *, optional: bool = False) -> float | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise TypeError(f"{what} must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{what} must be a finite number of seconds > 0, got {value!r}")
-    return float(value)
-
-
 def _check_common(
     address: object,
     linger_ms: object,
@@ -83,10 +75,15 @@ def _liveness(
     on_peer_state: StateCallback | None,
 ) -> tuple[Callable[[], Liveness], float]:
     """Check the timing arguments now; build the tracker when the endpoint opens."""
-    interval = _check_seconds(heartbeat_interval, "heartbeat_interval")
-    assert interval is not None
-    timeout = _check_seconds(peer_timeout, "peer_timeout", optional=True)
-    give_up = _check_seconds(give_up_after, "give_up_after", optional=True)
+    interval = check_seconds(heartbeat_interval, "heartbeat_interval", strict=True)
+    timeout = (
+        None if peer_timeout is None else check_seconds(peer_timeout, "peer_timeout", strict=True)
+    )
+    give_up = (
+        None
+        if give_up_after is None
+        else check_seconds(give_up_after, "give_up_after", strict=True)
+    )
     if on_peer_state is not None and not callable(on_peer_state):
         raise TypeError(f"on_peer_state must be callable, got {on_peer_state!r}")
     the_clock = clock if clock is not None else WallClock()
@@ -192,7 +189,8 @@ def open_zmq_send(
 
     def build() -> ZmqSendStream[Any]:
         wire = _wire(ctx, address, bind=bool(bind), window=window, curve=curve)
-        stream: ZmqSendStream[Any] = ZmqSendStream._create(  # pyright: ignore[reportPrivateUsage]
+        stream: ZmqSendStream[Any] = construct(
+            ZmqSendStream[Any],
             wire=wire,
             serde=codec,
             live=live(),
@@ -278,7 +276,8 @@ def open_zmq_receive(
 
     def build() -> ZmqReceiveStream[Any]:
         wire = _wire(ctx, address, bind=bool(bind), window=window, curve=curve)
-        stream: ZmqReceiveStream[Any] = ZmqReceiveStream._create(  # pyright: ignore[reportPrivateUsage]
+        stream: ZmqReceiveStream[Any] = construct(
+            ZmqReceiveStream[Any],
             wire=wire,
             serde=codec,
             live=live(),

@@ -11,7 +11,6 @@ import anyio
 import anyio.lowlevel
 
 from tickwork import (
-    FAIRNESS_INTERVAL,
     ChannelClosed,
     ChannelInUse,
     ChannelStats,
@@ -216,9 +215,7 @@ class ZmqReceiveStream(Link, Generic[T]):
 
     async def receive(self) -> T:
         """The next item, waiting for one; EndOfStream once the sender closed and all arrived."""
-        self._budget -= 1
-        if self._budget <= 0:
-            self._budget = FAIRNESS_INTERVAL
+        if self._budget.spend():
             await anyio.lowlevel.checkpoint()
         try:
             return self.receive_nowait()
@@ -241,7 +238,7 @@ class ZmqReceiveStream(Link, Generic[T]):
                 raise ChannelClosed(
                     "the receive side was closed while this receive waited"
                 ) from None
-            self._budget = FAIRNESS_INTERVAL
+            self._budget.refill()
             return item
 
     async def wait_ready(self) -> None:

@@ -9,7 +9,7 @@ from typing import Final, Generic, TypeVar, final
 import anyio
 import anyio.lowlevel
 
-from tickwork import FAIRNESS_INTERVAL, ChannelClosed, ChannelInUse, ChannelStats, WouldBlock
+from tickwork import ChannelClosed, ChannelInUse, ChannelStats, WouldBlock
 
 from ._frames import (
     ACK,
@@ -152,9 +152,7 @@ class ZmqSendStream(Link, Generic[T]):
 
     async def send(self, item: T, /) -> None:
         """Send ``item``, waiting for credit from the receiver."""
-        self._budget -= 1
-        if self._budget <= 0:
-            self._budget = FAIRNESS_INTERVAL
+        if self._budget.spend():
             self._after_send()
             await anyio.lowlevel.checkpoint()
         try:
@@ -175,7 +173,7 @@ class ZmqSendStream(Link, Generic[T]):
                 self.send_nowait(item)
             except WouldBlock:
                 continue
-            self._budget = FAIRNESS_INTERVAL
+            self._budget.refill()
             return
 
     def close(self) -> None:
