@@ -197,8 +197,10 @@ class _Child:
                     watchers.start_soon(self._heartbeat, supervisor)
                     watchers.start_soon(self._watch_stdin, supervisor)
                     await supervisor.wait_all_started()
-                    self.say(Status(status="ready"))
-                    self.say(Status(status="running"))
+                    if not any(h.state == "failed" for h in supervisor.snapshot().values()):
+                        # (A failed on_start ends the supervisor: its error is the report.)
+                        self.say(Status(status="ready"))
+                        self.say(Status(status="running"))
                 watchers.cancel_scope.cancel()
         self.say(Status(status="stopped"))
 

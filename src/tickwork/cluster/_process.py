@@ -18,8 +18,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Literal, cast, final
 
@@ -128,6 +129,7 @@ class ProcessDaemon(Daemon):
         "_env",
         "_failure",
         "_health",
+        "_health_event",
         "_heard",
         "_inbound",
         "_kill_timeout",
@@ -244,6 +246,7 @@ class ProcessDaemon(Daemon):
         self._returncode: int | None = None
         self._tails: dict[str, bytes] = {}
         self._closed = anyio.Event()
+        self._health_event: anyio.Event | None = None
 
     def __repr__(self) -> str:
         return f"<ProcessDaemon {self.name!r} target={self.target!r} pid={self._pid}>"
@@ -254,6 +257,11 @@ class ProcessDaemon(Daemon):
     def pid(self) -> int | None:
         """The current child's process id (None before the first start)."""
         return self._pid
+
+    @property
+    def returncode(self) -> int | None:
+        """How the last child ended (negative: the signal); None while it runs."""
+        return self._returncode
 
     @property
     def node(self) -> str | None:
@@ -268,6 +276,14 @@ class ProcessDaemon(Daemon):
     @property
     def remote_health(self) -> tuple[ChildDaemonHealth, ...]:
         """The child supervisor's last ``snapshot()``, one entry per daemon in the child."""
+        return self._health
+
+    async def next_health(self) -> tuple[ChildDaemonHealth, ...]:
+        """Wait for the child's next ``health`` message (one per heartbeat) and return it."""
+        event = self._health_event
+        if event is None or event.is_set():
+            event = self._health_event = anyio.Event()
+        await event.wait()
         return self._health
 
     # -- the three hooks ---------------------------------------------------------------
@@ -311,19 +327,33 @@ class ProcessDaemon(Daemon):
                     )
                 )
                 rxs.append((inb, rx))
+            failures: list[Exception] = []
+
+            async def guarded(pump: Callable[[], Awaitable[None]]) -> None:
+                try:
+                    await pump()
+                except Exception as exc:  # raised from run() below, not in a group
+                    failures.append(exc)
+                    bridges.cancel_scope.cancel()
+
             try:
                 async with bridges:
                     for out, tx in txs:
-                        bridges.start_soon(out.pump, tx)
+                        bridges.start_soon(guarded, partial(out.pump, tx))
                     for inb, rx in rxs:
-                        bridges.start_soon(inb.pump, rx)
-                    await self._watch(ctx, "run", None)
+                        bridges.start_soon(guarded, partial(inb.pump, rx))
+                    try:
+                        await self._watch(ctx, "run", None)
+                    except Exception as exc:
+                        failures.insert(0, exc)
                     bridges.cancel_scope.cancel()
             finally:
                 for out, tx in txs:
                     out.forget_acknowledged(tx)
                 for inb, rx in rxs:
                     inb.salvage(rx)
+        if failures:
+            raise failures[0]
 
     async def on_stop(self, ctx: Context) -> None:
         """Stop the child: ``stop``, then SIGTERM, then SIGKILL, each bounded."""
@@ -502,6 +532,8 @@ class ProcessDaemon(Daemon):
                 self._ready = True
         elif isinstance(message, Health):
             self._health = tuple(message.daemons)
+            if self._health_event is not None:
+                self._health_event.set()
         elif isinstance(message, LogRecord):
             self._relay_log(message)
         elif isinstance(message, ErrorReport):
