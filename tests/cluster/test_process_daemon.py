@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -276,13 +277,14 @@ async def test_channels_lose_nothing_across_a_child_restart(backend: str, tmp_pa
     assert sup.snapshot()["doubler"].state == "stopped"  # it ended with the jobs
 
 
-async def test_restarted_children_leak_no_process_or_descriptor(backend: str) -> None:
-    async def round_trip(count: int) -> None:
-        daemons = [make("idle", "x", backend=backend, name=f"w{i}") for i in range(count)]
-        async with Supervisor(on_error="restart", restart=RestartPolicy(base=0.01)) as sup:
-            for daemon in daemons:
-                sup.add(daemon)
-            await sup.wait_all_started()
+async def restart_rounds(backend: str, count: int, rounds: int, **options: Any) -> None:
+    """``count`` children, each SIGKILLed and restarted ``rounds`` times, then stopped."""
+    daemons = [make("idle", "x", backend=backend, name=f"w{i}", **options) for i in range(count)]
+    async with Supervisor(on_error="restart", restart=RestartPolicy(base=0.01)) as sup:
+        for daemon in daemons:
+            sup.add(daemon)
+        await sup.wait_all_started()
+        for _ in range(rounds):
             first = {daemon.name: daemon.pid for daemon in daemons}
             for pid in first.values():
                 assert pid is not None
@@ -291,14 +293,29 @@ async def test_restarted_children_leak_no_process_or_descriptor(backend: str) ->
                 # Each health message is a real event; stale ones come from the dead child.
                 while daemon.pid == first[daemon.name] or daemon.status != "running":
                     await daemon.next_health()
-            await sup.stop()
-        assert all(sup.snapshot()[d.name].restart_count == 1 for d in daemons)
+        await sup.stop()
+    assert all(sup.snapshot()[d.name].restart_count == rounds for d in daemons)
+    assert all(d.returncode == 0 for d in daemons)
 
-    with anyio.fail_after(30):
-        await round_trip(1)  # warm up: the ZeroMQ context and its threads
+
+async def check_no_leaks(
+    backend: str, count: int, rounds: int, timeout: float, **options: Any
+) -> None:
+    with anyio.fail_after(timeout):
+        await restart_rounds(backend, 1, 1)  # warm up: the ZeroMQ context and its threads
         gc.collect()
         fds, pids = open_fds(), child_pids()
-        await round_trip(3)
+        await restart_rounds(backend, count, rounds, **options)
     gc.collect()
     assert child_pids() == pids
     assert open_fds() <= fds  # pipes and sockets of dead children are all closed
+
+
+async def test_restarted_children_leak_no_process_or_descriptor(backend: str) -> None:
+    await check_no_leaks(backend, 2, 1, 30)
+
+
+@pytest.mark.slow
+async def test_twenty_children_restarted_repeatedly_leak_nothing(backend: str) -> None:
+    # Twenty children starting at once on two cores: liveness bounds to match.
+    await check_no_leaks(backend, 20, 3, 300, heartbeat_interval=0.5, child_timeout=5.0)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, final
 
-from tickwork import EndOfStream, ReceiveStream, SendStream, TickworkError
+from tickwork import ChannelClosed, EndOfStream, ReceiveStream, SendStream, TickworkError
 from tickwork.transports.zmq import ZmqReceiveStream, ZmqSendStream
 
 __all__ = ["Inbound", "Outbound"]
@@ -38,17 +38,20 @@ class Outbound:
     async def pump(self, tx: ZmqSendStream[Any]) -> None:
         """Resend what the last child did not acknowledge, then forward the source."""
         self._dropped = 0
-        for item in list(self.outstanding):
-            await tx.send(item)
-        while not self.ended:
-            self.forget_acknowledged(tx)
-            try:
-                item = await self.source.receive()
-            except EndOfStream:
-                self.ended = True
-                break
-            self.outstanding.append(item)
-            await tx.send(item)
+        try:
+            for item in list(self.outstanding):
+                await tx.send(item)
+            while not self.ended:
+                self.forget_acknowledged(tx)
+                try:
+                    item = await self.source.receive()
+                except EndOfStream:
+                    self.ended = True
+                    break
+                self.outstanding.append(item)
+                await tx.send(item)
+        except ChannelClosed:
+            return  # the child closed its end (it is ending): what it lacks stays outstanding
         await tx.aclose()
 
     def forget_acknowledged(self, tx: ZmqSendStream[Any]) -> None:

@@ -61,7 +61,7 @@ DEFAULT_COMMAND: Final = (sys.executable, "-m", "tickwork.cluster._child")
 
 SILENCE_HEARTBEATS: Final = 4
 """Default ``child_timeout`` / ``parent_timeout``: this many heartbeat intervals."""
-EXIT_DRAIN: Final = 0.5
+EXIT_DRAIN: Final = 0.2
 """Seconds to wait, after a child exited by itself, for its last messages and output."""
 STOP_GRACE_SHARE: Final = 0.5
 """The share of ``stop_timeout`` a child's daemons get to return before it cancels them."""
