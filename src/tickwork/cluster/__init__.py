@@ -17,11 +17,11 @@ from ._process import DEFAULT_COMMAND as DEFAULT_COMMAND
 from ._process import ProcessDaemon as ProcessDaemon
 
 __all__ = [
-    "DEFAULT_COMMAND",
     "ChildDaemonHealth",
     "ChildLost",
     "ChildStatus",
     "ControlPlaneError",
+    "DEFAULT_COMMAND",
     "ProcessDaemon",
     "RemoteDaemonError",
 ]
