@@ -91,6 +91,8 @@ class PoolRun:
     results: dict[int, int] = field(default_factory=dict[int, int])
     duplicates: int = 0
     restarts: int = 0
+    ready_at: float = 0.0  # time.perf_counter() once every worker was up
+    done_at: float = 0.0  # ... and once every result was in
 
 
 async def run_pool(
@@ -133,6 +135,8 @@ async def run_pool(
                     channel_maxsize=PREFETCH,
                 )
             )
+        await sup.wait_all_started()
+        run.ready_at = time.perf_counter()
         sup.spawn(feed)
         sup.spawn(balance)
         sup.spawn(gather)
@@ -141,6 +145,7 @@ async def run_pool(
             if job in run.results:
                 run.duplicates += 1
             run.results[job] = value
+        run.done_at = time.perf_counter()
         run.restarts = sum(h.restart_count for h in sup.snapshot().values())
         await sup.stop()
     return run

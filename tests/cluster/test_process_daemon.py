@@ -318,6 +318,7 @@ async def test_restarted_children_leak_no_process_or_descriptor(backend: str) ->
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 async def test_twenty_children_restarted_repeatedly_leak_nothing(backend: str) -> None:
     # Twenty children starting at once on two cores: liveness bounds to match.
     await check_no_leaks(backend, 20, 3, 300, heartbeat_interval=0.5, child_timeout=5.0)
