@@ -194,8 +194,8 @@ class ProcessDaemon(Daemon):
             raise ValueError(
                 f"ProcessDaemon channel_maxsize must be an int >= 0, got {channel_maxsize!r}"
             )
-        self.target = target
-        self.name = name if name is not None else target.rpartition(":")[2]
+        self.target: str = target
+        self.name: str = name if name is not None else target.rpartition(":")[2]
         self._args = list(args)
         self._env = dict(env) if env is not None else {}
         self._cwd = cwd
@@ -215,7 +215,7 @@ class ProcessDaemon(Daemon):
                     f"ProcessDaemon channel {key!r} must be a ReceiveStream (ch.recv) or a "
                     f"SendStream (ch.send), got {stream!r}"
                 )
-        self.heartbeat_interval = _check_seconds(heartbeat_interval, "heartbeat_interval")
+        self.heartbeat_interval: float = _check_seconds(heartbeat_interval, "heartbeat_interval")
         default_silence = SILENCE_HEARTBEATS * self.heartbeat_interval
         self._child_timeout = _check_seconds(
             child_timeout if child_timeout is not None else default_silence, "child_timeout"
