@@ -663,9 +663,12 @@ class ProcessDaemon(Daemon):
 
     async def _release(self, proc: anyio.abc.Process | None) -> None:
         if proc is not None:
-            for pipe in (proc.stdin, proc.stdout, proc.stderr):
-                if pipe is not None:
-                    await pipe.aclose()
+            if proc.returncode is not None:
+                await proc.aclose()  # pipes and the backend's process transport
+            else:  # unkillable (e.g. stuck in the kernel): at least close our pipes
+                for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                    if pipe is not None:
+                        await pipe.aclose()
         self._proc = None
         if self._up is not None:
             self._up.close()
