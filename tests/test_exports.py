@@ -8,9 +8,10 @@ from typing import Protocol
 import pytest
 
 import tickwork
+import tickwork.cluster
 import tickwork.testing
 
-PACKAGES = [tickwork, tickwork.testing]
+PACKAGES = [tickwork, tickwork.cluster, tickwork.testing]
 
 # Designed for subclassing (Daemon), or typing-only constructs.
 OPEN_FOR_SUBCLASSING = {"Daemon", "TickworkError"}

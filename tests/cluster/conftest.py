@@ -1,0 +1,107 @@
+"""Helpers for the cluster tests: child targets on the path, and waiting on log records."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from tickwork.cluster import ProcessDaemon
+
+HERE = Path(__file__).parent
+ENV = {"PYTHONPATH": str(HERE)}
+
+Predicate = Callable[[logging.LogRecord], bool]
+
+
+class Records(logging.Handler):
+    """Collects every record and lets a test wait (bounded) for one that matches."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self._waiters: list[tuple[Predicate, anyio.Event]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        for predicate, event in self._waiters:
+            if predicate(record):
+                event.set()
+
+    async def wait_for(self, predicate: Predicate, timeout: float = 10.0) -> logging.LogRecord:
+        for record in self.records:
+            if predicate(record):
+                return record
+        event = anyio.Event()
+        entry = (predicate, event)
+        self._waiters.append(entry)
+        try:
+            with anyio.fail_after(timeout):
+                await event.wait()
+        finally:
+            self._waiters.remove(entry)
+        return next(r for r in reversed(self.records) if predicate(r))
+
+    def messages(self, name: str | None = None) -> list[str]:
+        return [r.getMessage() for r in self.records if name is None or r.name == name]
+
+
+@pytest.fixture
+def records() -> Iterator[Records]:
+    handler = Records()
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(old)
+
+
+@pytest.fixture
+def backend(anyio_backend: Any) -> str:
+    """The backend the test runs on; its children run on the same one."""
+    name = anyio_backend if isinstance(anyio_backend, str) else anyio_backend[0]
+    return name.split("+")[0]
+
+
+def make(target: str, *args: Any, backend: str, **kwargs: Any) -> ProcessDaemon:
+    """A ProcessDaemon with short liveness bounds, running ``target`` from targets.py."""
+    options: dict[str, Any] = {
+        "env": ENV,
+        "backend": backend,
+        "heartbeat_interval": 0.1,
+        "stop_timeout": 0.5,
+        "term_timeout": 0.3,
+    }
+    options.update(kwargs)
+    return ProcessDaemon(f"targets:{target}", *args, **options)
+
+
+def child_pids() -> set[int]:
+    """Live child processes of this process (every thread's)."""
+    found: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            text = Path(f"/proc/self/task/{task}/children").read_text()
+        except FileNotFoundError:
+            continue
+        found.update(int(pid) for pid in text.split())
+    return found
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter in /proc (Z: a zombie nobody reaped yet); None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,334 @@
+"""ProcessDaemon with real child processes, on both backends (children run on the same one)."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import tickwork
+from tickwork import DaemonError, RestartPolicy, Supervisor
+from tickwork.cluster import ChildLost, ControlPlaneError, ProcessDaemon, RemoteDaemonError
+
+from .conftest import HERE, Records, child_pids, make, open_fds, process_state
+
+
+def leaf(group: BaseException) -> BaseException:
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group
+
+
+async def test_child_reports_logs_output_and_stops_cleanly(backend: str, records: Records) -> None:
+    child = make("idle", "world", backend=backend)
+    with anyio.fail_after(15):
+        async with Supervisor() as sup:
+            sup.add(child)
+            await sup.wait_all_started()
+            assert child.status in ("ready", "running")
+            assert child.pid is not None
+            assert child.pid != os.getpid()
+            assert child.node is not None
+            hello = await records.wait_for(lambda r: r.getMessage() == "hello world")
+            custom = await records.wait_for(lambda r: r.name == "targets.custom")
+            out = await records.wait_for(lambda r: getattr(r, "stream", None) == "stdout")
+            await records.wait_for(lambda r: r.getMessage() == "stderr line two")
+            await sup.stop()
+    assert child.returncode == 0
+    assert hello.name == "tickwork.idle"
+    assert hello.levelno == logging.INFO
+    assert getattr(hello, "daemon", None) == "idle"
+    assert isinstance(getattr(hello, "sim_time", None), float)
+    assert hello.process == child.pid
+    assert custom.levelno == logging.WARNING
+    assert custom.getMessage() == "custom logger 7"
+    assert out.getMessage() == "stdout world"
+    assert getattr(out, "daemon", None) == "idle"
+    stderr = [r for r in records.records if getattr(r, "stream", None) == "stderr"]
+    assert [r.getMessage() for r in stderr] == ["stderr line one", "stderr line two"]
+    assert all(r.levelno == logging.WARNING for r in stderr)
+    assert sup.snapshot()["idle"].state == "stopped"
+
+
+async def test_child_health_reaches_the_parent(backend: str) -> None:
+    child = make("idle_pair", "x", backend=backend, name="pair")
+    with anyio.fail_after(15):
+        async with Supervisor() as sup:
+            sup.add(child)
+            await sup.wait_all_started()
+            health = await child.next_health()
+            await sup.stop()
+    assert sorted(h.name for h in health) == ["idle", "second"]
+    assert all(h.state == "running" and h.restart_count == 0 for h in health)
+
+
+async def test_exception_text_arrives_intact(backend: str) -> None:
+    text = "boom: ünïcode\nsecond line"
+    child = make("crash", text, 42, backend=backend)
+    sup = Supervisor()
+    with anyio.fail_after(15), pytest.raises(BaseExceptionGroup) as info:
+        async with sup:
+            sup.add(child)
+    error = leaf(info.value)
+    assert isinstance(error, DaemonError)
+    assert error.daemon == "crash"
+    remote = error.__cause__
+    assert isinstance(remote, RemoteDaemonError)
+    assert isinstance(remote, tickwork.TickworkError)
+    assert remote.remote_type == "ValueError"
+    assert remote.remote_args == (repr(text), "42")
+    assert remote.remote_daemon == "crash"
+    assert "raise ValueError(text, number)" in remote.remote_traceback
+    assert "targets.py" in remote.remote_traceback
+    assert remote.remote_traceback.rstrip().endswith(f"ValueError: {(text, 42)!r}")
+    assert remote.remote_traceback in "\n".join(remote.__notes__) + "\n"
+    assert child.returncode == 1
+    assert sup.snapshot()["crash"].state == "failed"
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "remote_type"),
+    [("bad_start", (), "RuntimeError"), ("not_a_daemon", (), "TypeError")],
+)
+async def test_failures_while_starting_are_remote_errors(
+    backend: str, target: str, args: tuple[object, ...], remote_type: str
+) -> None:
+    sup = Supervisor()
+    with anyio.fail_after(15), pytest.raises(BaseExceptionGroup) as info:
+        async with sup:
+            sup.add(make(target, *args, backend=backend))
+    remote = leaf(info.value).__cause__
+    assert isinstance(remote, RemoteDaemonError)
+    assert remote.remote_type == remote_type
+    assert sup.snapshot()[target].last_error_phase == "on_start"
+
+
+async def test_hard_exit_restarts_one_for_one_until_max_retries(backend: str) -> None:
+    policy = RestartPolicy(base=0.01, max_retries=1)
+    sibling_ran = anyio.Event()
+
+    async def sibling(ctx: tickwork.Context) -> None:
+        sibling_ran.set()
+        await ctx.stop_event.wait()
+
+    sup = Supervisor(on_error="restart", restart=policy)
+    with anyio.fail_after(15), pytest.raises(BaseExceptionGroup) as info:  # noqa: PT012
+        async with sup:
+            sup.spawn(sibling)
+            sup.add(make("hard_exit", 3, backend=backend))
+    error = leaf(info.value)
+    assert isinstance(error, DaemonError)
+    assert "exceeded max_retries=1" in str(error)
+    lost = error.__cause__
+    assert isinstance(lost, ChildLost)
+    assert lost.returncode == 3
+    assert "exited with status 3" in str(lost)
+    assert sibling_ran.is_set()
+    assert sup.snapshot()["hard_exit"].restart_count == 1
+
+
+async def test_ignore_policy_keeps_siblings_running(backend: str, records: Records) -> None:
+    done = anyio.Event()
+
+    async def watcher(ctx: tickwork.Context) -> None:
+        await done.wait()
+
+    async with Supervisor(on_error="ignore") as sup:
+        sup.spawn(watcher)
+        sup.add(make("hard_exit", 2, backend=backend))
+        await records.wait_for(lambda r: "ignored" in r.getMessage(), 15)
+        assert sup.snapshot()["hard_exit"].state == "failed"
+        assert sup.snapshot()["watcher"].state == "running"
+        done.set()
+    assert sup.snapshot()["watcher"].state == "stopped"
+
+
+def hello_from(pid: int | None) -> object:
+    return lambda r: r.getMessage() == "hello k" and r.process != pid
+
+
+async def test_sigkill_is_a_failure_and_the_child_restarts(backend: str, records: Records) -> None:
+    child = make("idle", "k", backend=backend)
+    with anyio.fail_after(15):
+        async with Supervisor(on_error="restart", restart=RestartPolicy(base=0.01)) as sup:
+            sup.add(child)
+            await sup.wait_all_started()
+            first = child.pid
+            assert first is not None
+            os.kill(first, signal.SIGKILL)
+            record = await records.wait_for(
+                lambda r: r.getMessage() == "hello k" and r.process != first
+            )
+            assert record.process == child.pid != first
+            warning = await records.wait_for(lambda r: "restart 1" in r.getMessage())
+            assert "SIGKILL" in warning.getMessage()
+            await sup.stop()
+    assert sup.snapshot()["idle"].restart_count == 1
+    assert child.returncode == 0
+
+
+async def test_a_stopped_child_is_a_failure_within_child_timeout(backend: str) -> None:
+    child = make(
+        "idle", "s", backend=backend, child_timeout=0.5, stop_timeout=0.2, term_timeout=0.2
+    )
+    with anyio.fail_after(15), pytest.raises(BaseExceptionGroup) as info:  # noqa: PT012
+        async with Supervisor() as sup:
+            sup.add(child)
+            await sup.wait_all_started()
+            assert child.pid is not None
+            os.kill(child.pid, signal.SIGSTOP)
+    lost = leaf(info.value).__cause__
+    assert isinstance(lost, ChildLost)
+    assert lost.returncode is None
+    assert "silent for" in str(lost)
+    assert "child_timeout=0.5s" in str(lost)
+    assert child.returncode == -signal.SIGKILL  # SIGTERM waits for SIGCONT; SIGKILL does not
+
+
+async def test_an_orphaned_child_stops_itself(backend: str) -> None:
+    script = HERE / "parent_script.py"
+    with anyio.fail_after(15):
+        async with await anyio.open_process([sys.executable, str(script), backend]) as parent:
+            assert parent.stdout is not None
+            line = b""
+            async for chunk in parent.stdout:
+                line += chunk
+                if b"\n" in line:
+                    break
+            pid = int(line.split()[0])
+            pidfd = os.pidfd_open(pid)
+            try:
+                parent.kill()
+                await parent.wait()
+                await anyio.wait_readable(pidfd)  # readable once the orphan has exited
+            finally:
+                os.close(pidfd)
+    assert process_state(pid) in (None, "Z", "X")
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("garbage", "malformed"), ("twice", "unexpected")])
+async def test_bad_control_messages_fail_the_child_not_the_parent(
+    backend: str, records: Records, mode: str, expected: str
+) -> None:
+    rogue = ProcessDaemon(
+        "unused:factory",
+        name="rogue",
+        command=[sys.executable, str(HERE / "rogue_child.py"), mode],
+        stop_timeout=0.2,
+        term_timeout=0.5,
+    )
+    with anyio.fail_after(15), pytest.raises(BaseExceptionGroup) as info:
+        async with Supervisor() as sup:
+            sup.add(rogue)
+    error = leaf(info.value).__cause__
+    assert isinstance(error, ControlPlaneError)
+    assert f"{expected} control message from the child of ProcessDaemon 'rogue'" in str(error)
+    logged = await records.wait_for(lambda r: expected in r.getMessage())
+    assert logged.levelno == logging.ERROR
+    assert rogue.returncode == -signal.SIGTERM
+
+
+def test_bad_arguments_are_named() -> None:
+    with pytest.raises(ValueError, match=r"package\.module:factory"):
+        ProcessDaemon("no_colon")
+    with pytest.raises(TypeError, match="msgspec-encodable"):
+        ProcessDaemon("a:b", object())
+    with pytest.raises(TypeError, match="ReceiveStream"):
+        ProcessDaemon("a:b", channels={"jobs": 3})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="heartbeat_interval"):
+        ProcessDaemon("a:b", heartbeat_interval=0)
+    with pytest.raises(ValueError, match="identifiers"):
+        ProcessDaemon("a:b", channels={"not valid": tickwork.open_channel().recv})
+
+
+async def test_channels_lose_nothing_across_a_child_restart(backend: str, tmp_path: Path) -> None:
+    jobs: tickwork.Channel[int] = tickwork.open_channel(4)
+    results: tickwork.Channel[list[int]] = tickwork.open_channel(4)
+    worker = make(
+        "doubler",
+        str(tmp_path / "crashed"),
+        backend=backend,
+        channels={"jobs": jobs.recv, "results": results.send},
+    )
+    got: dict[int, int] = {}
+    with anyio.fail_after(20):
+        async with Supervisor(on_error="restart", restart=RestartPolicy(base=0.01)) as sup:
+            sup.add(worker)
+
+            async def feed(ctx: tickwork.Context) -> None:
+                for job in range(20):
+                    await jobs.send.send(job)
+                await jobs.send.aclose()
+
+            sup.spawn(feed)
+            while len(got) < 20:
+                job, doubled = await results.recv.receive()
+                assert got.setdefault(job, doubled) == doubled
+    assert got == {job: 2 * job for job in range(20)}
+    assert (tmp_path / "crashed").exists()
+    assert sup.snapshot()["doubler"].restart_count == 1
+    assert sup.snapshot()["doubler"].state == "stopped"  # it ended with the jobs
+
+
+async def restart_rounds(backend: str, count: int, rounds: int, **options: Any) -> None:
+    """``count`` children, each SIGKILLed and restarted ``rounds`` times, then stopped."""
+    daemons = [make("idle", "x", backend=backend, name=f"w{i}", **options) for i in range(count)]
+    async with Supervisor(on_error="restart", restart=RestartPolicy(base=0.01)) as sup:
+        for daemon in daemons:
+            sup.add(daemon)
+        await sup.wait_all_started()
+        for _ in range(rounds):
+            first = {daemon.name: daemon.pid for daemon in daemons}
+            for pid in first.values():
+                if pid is None:
+                    continue  # failed by itself meanwhile, and restarting
+                with contextlib.suppress(ProcessLookupError):  # the same, a moment later
+                    os.kill(pid, signal.SIGKILL)
+            for daemon in daemons:
+                # Each health message is a real event; stale ones come from the dead child.
+                while daemon.pid == first[daemon.name] or daemon.status != "running":
+                    await daemon.next_health()
+        await sup.stop()
+    assert all(sup.snapshot()[d.name].restart_count >= rounds for d in daemons)
+    assert all(d.returncode == 0 for d in daemons)
+
+
+async def check_no_leaks(
+    backend: str, count: int, rounds: int, timeout: float, **options: Any
+) -> None:
+    with anyio.fail_after(timeout):
+        await restart_rounds(backend, 1, 1)  # warm up: the ZeroMQ context and its threads
+        gc.collect()
+        fds, pids = open_fds(), child_pids()
+        await restart_rounds(backend, count, rounds, **options)
+    gc.collect()
+    assert child_pids() == pids
+    assert open_fds() <= fds  # pipes and sockets of dead children are all closed
+
+
+async def test_restarted_children_leak_no_process_or_descriptor(backend: str) -> None:
+    await check_no_leaks(backend, 2, 1, 30)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+async def test_twenty_children_restarted_repeatedly_leak_nothing(backend: str) -> None:
+    # Twenty children starting at once on two cores: liveness bounds to match.
+    await check_no_leaks(
+        backend,
+        20,
+        3,
+        300,
+        heartbeat_interval=0.5,
+        child_timeout=5.0,
+        parent_timeout=5.0,
+        start_timeout=60.0,
+    )
