@@ -27,16 +27,18 @@ import math
 import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar, final
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
+from ._attached import LoopTimers, SimEventLoop, make_trio_clock, trio_instrument
 from ._clock import MAX_NS, NS_PER_SECOND, First, Ticks, seconds_to_ns
 from ._park import Waiter, current_backend
+from ._sched import SeededScheduling
 from ._timers import Timer, TimerHeap
-from ._validate import is_int
+from ._validate import is_instance, is_int
 
 if TYPE_CHECKING:
     import trio
@@ -96,6 +98,7 @@ class _LoopMonitor:
         "_armed",
         "_confirmed",
         "_drives",
+        "_held",
         "_loop",
         "_quiet",
         "_ready",
@@ -107,6 +110,7 @@ class _LoopMonitor:
         self._ready = _loop_ready_queue(loop)
         self._drives: list[_Drive] = []
         self._armed = False
+        self._held = False  # the newest drive waits for outside work to end
         self._confirmed = False
         self._quiet = 0
         self.rounds = 1
@@ -121,9 +125,15 @@ class _LoopMonitor:
             self._drives.remove(drive)
 
     def rearm(self) -> None:
+        self._held = False
         if not self._armed and self._drives:
             self._armed = True
             self._loop.call_soon(self._probe)
+
+    def recheck_held(self) -> None:
+        """Look again at a drive held by outside work (a thread may have finished)."""
+        if self._held:
+            self.rearm()
 
     def _is_quiet(self) -> bool:
         """Whether no callback is runnable; before time moves, confirmed one pass later."""
@@ -158,7 +168,13 @@ class _LoopMonitor:
         # supervisor's clock) is work the outer clock must not move past.
         drive = drives[-1]
         if drive.is_busy():
-            return  # its clock holds still; busy() re-arms us when the work ends
+            # Its clock holds still. busy() exit and finished executor jobs re-arm us;
+            # anyio worker threads are noticed by polling (real time only: an attached
+            # loop's selector re-checks after each wait instead).
+            self._held = True
+            if not isinstance(self._loop, SimEventLoop):
+                self._loop.call_later(THREAD_POLL, self.recheck_held)
+            return
         if not drive.step():
             if drive.unbounded:
                 return  # nothing to jump to; a new timer or busy() exit re-arms us
@@ -167,6 +183,12 @@ class _LoopMonitor:
             drive.done.set_result(None)
         self.rearm()
 
+
+THREAD_POLL: Final = 0.001
+"""Real seconds between looks at the thread limiters while worker threads hold time."""
+
+IDLE_POLL: Final = 0.01
+"""Real seconds an idle autojump drive on trio waits before looking for new deadlines."""
 
 _monitors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopMonitor] = (
     weakref.WeakKeyDictionary()
@@ -192,24 +214,44 @@ class SimClock:
 
     __slots__ = (
         "_advancing",
+        "_attached",
         "_busy",
         "_busy_zero",
         "_idle_waiters",
         "_jump_poke",
+        "_jumper_spawned",
+        "_loop_timers",
         "_monitor",
         "_now_ns",
+        "_scheduling",
+        "_threads",
         "_timers",
         "_trio_drive",
+        "autojump",
+        "seed",
         "settle_rounds",
     )
 
-    def __init__(self, t0: float = 0.0, *, settle_rounds: int = 8) -> None:
+    def __init__(
+        self, t0: float = 0.0, *, autojump: bool = False, seed: int = 0, settle_rounds: int = 8
+    ) -> None:
         if not is_int(settle_rounds):
             raise TypeError(f"settle_rounds must be an int, not {type(settle_rounds).__name__}")
         if settle_rounds < 1:
             raise ValueError(f"settle_rounds must be >= 1, got {settle_rounds}")
+        if not is_int(seed):
+            raise TypeError(f"SimClock seed must be an int, not {type(seed).__name__}")
+        if not is_instance(autojump, bool):
+            raise TypeError(f"SimClock autojump must be a bool, not {type(autojump).__name__}")
         self._now_ns = seconds_to_ns(t0, "SimClock t0")
         self.settle_rounds: int = settle_rounds
+        self.autojump: bool = autojump
+        self.seed: int = seed
+        self._scheduling = SeededScheduling(seed)
+        self._attached: Literal["asyncio", "trio"] | None = None
+        self._loop_timers: LoopTimers | None = None
+        self._threads = 0  # attached asyncio: executor jobs in flight
+        self._jumper_spawned = False
         self._timers = TimerHeap()
         self._jump_poke: Callable[[], object] | None = None  # set while jump_when_idle drives
         self._busy = 0
@@ -267,18 +309,8 @@ class SimClock:
         timer = self._timers.push(deadline_ns, waiter)
         if self._jump_poke is not None:
             self._jump_poke()
-        drive = self._trio_drive
-        if (
-            drive is not None
-            and not self._busy
-            and _trio_is_quiet()
-            and _trio_drives()[-1] is drive
-        ):
-            # trio only: this task is the last runnable one and is about to park, so
-            # the program is quiescent: pass the baton to the next sleeper due at
-            # this same instant instead of a round trip through the driver (unless a
-            # newer drive, e.g. a nested clock's, owns the quiescent point).
-            self._wake_due(self._now_ns)
+        elif self.autojump:
+            self._autojump_start()
         await waiter.park(functools.partial(self._timers.drop, timer))
 
     def every(self, period: float, *, first: First = "after") -> Ticks:
@@ -312,6 +344,8 @@ class SimClock:
                 timer.fired = True
             elif self._jump_poke is not None:
                 self._jump_poke()
+            elif self.autojump:
+                self._autojump_start()
         try:
             with scope:
                 yield scope
@@ -327,9 +361,10 @@ class SimClock:
     async def jump_when_idle(self) -> AsyncGenerator[None]:
         """While the block runs, jump to the next deadline whenever the program is quiescent.
 
-        A no-op while another task drives this clock: that driver decides when time moves.
+        A no-op while another task drives this clock (or it autojumps anyway): that
+        driver decides when time moves.
         """
-        if self._advancing:
+        if self._advancing or self.autojump:
             yield
             return
         self._advancing = True
@@ -342,36 +377,54 @@ class SimClock:
                     finally:
                         tg.cancel_scope.cancel()
             else:
-                loop = asyncio.get_running_loop()
-                self._monitor = monitor = _monitor(loop)
-                drive = _Drive(
-                    lambda: self._step(None),
-                    self._moves_time,
-                    lambda: self._busy > 0,
-                    loop.create_future(),
-                    unbounded=True,
-                )
-                self._jump_poke = monitor.rearm
-                monitor.add(drive, self.settle_rounds)
+                drive = self._start_jump_asyncio(asyncio.get_running_loop())
                 try:
                     yield
                 finally:
                     drive.done.cancel()
-                    monitor.remove(drive)
+                    if self._monitor is not None:
+                        self._monitor.remove(drive)
         finally:
             self._jump_poke = None
             self._advancing = False
             self._trio_drive = None
             self._monitor = None
 
+    def _start_jump_asyncio(self, loop: asyncio.AbstractEventLoop) -> _Drive:
+        """Register an unbounded drive: it idles, instead of ending, when nothing is due."""
+        self._monitor = monitor = _monitor(loop)
+        drive = _Drive(
+            lambda: self._step(None),
+            self._moves_time,
+            self._is_busy,
+            loop.create_future(),
+            unbounded=True,
+        )
+        self._jump_poke = monitor.rearm
+        monitor.add(drive, self.settle_rounds)
+        return drive
+
     async def _jump_trio(self) -> None:
-        import trio
+        import trio.testing
 
         while True:
-            pushed = trio.Event()
-            self._jump_poke = pushed.set
             await self._drive_trio(None)
-            await pushed.wait()  # nothing left to wake until a new timer arrives
+            # Nothing due: look again once the program has been idle a moment (a
+            # thread or I/O may still bring work; new timers come from running tasks).
+            await trio.testing.wait_all_tasks_blocked(IDLE_POLL)
+
+    def _autojump_start(self) -> None:
+        """Start this autojump clock's drive on first use inside a running loop."""
+        if self._advancing or not self.autojump:
+            return
+        self._advancing = True
+        if current_backend() == "trio":
+            import trio
+
+            self._jumper_spawned = True
+            trio.lowlevel.spawn_system_task(self._jump_trio, name="tickwork SimClock autojump")
+        else:
+            self._start_jump_asyncio(asyncio.get_running_loop())
 
     @contextmanager
     def busy(self) -> Generator[None]:
@@ -382,16 +435,92 @@ class SimClock:
         finally:
             self._busy -= 1
             if not self._busy:
-                callbacks, self._busy_zero = self._busy_zero, []
-                for callback in callbacks:
-                    callback()
-                if self._monitor is not None:
-                    self._monitor.rearm()
+                self._work_ended()
+
+    def _work_ended(self) -> None:
+        callbacks, self._busy_zero = self._busy_zero, []
+        for callback in callbacks:
+            callback()
+        if self._monitor is not None:
+            self._monitor.rearm()
+
+    def _is_busy(self) -> bool:
+        """Outside work in flight: busy() blocks, executor jobs, default-limiter threads."""
+        if self._busy or self._threads:
+            return True
+        if current_backend() == "trio":
+            import trio
+
+            limiter = trio.to_thread.current_default_thread_limiter()
+            return limiter.statistics().borrowed_tokens > 0
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        return limiter.statistics().borrowed_tokens > 0
 
     async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn`` in a worker thread; virtual time does not move until it returns."""
         with self.busy():
             return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+    # -- attached mode -------------------------------------------------------------
+
+    def backend_options(self, backend: str) -> dict[str, Any]:
+        """``backend_options`` for :func:`anyio.run` that attach the loop to this clock."""
+        if self._attached is not None:
+            raise RuntimeError("this SimClock is already attached to an event loop; make a new one")
+        if backend == "asyncio":
+            return {"loop_factory": self._new_asyncio_loop}
+        if backend == "trio":
+            self._attached = "trio"
+            return {
+                "clock": make_trio_clock(self),
+                "instruments": [trio_instrument(self._scheduling.enter, self._scheduling.exit)],
+            }
+        raise ValueError(f"SimClock backend must be 'asyncio' or 'trio', got {backend!r}")
+
+    def run(
+        self, fn: Callable[..., Coroutine[Any, Any, R]], *args: object, backend: str = "asyncio"
+    ) -> R:
+        """Run ``fn(*args)`` in a new event loop whose time is this clock; return its result."""
+        return anyio.run(fn, *args, backend=backend, backend_options=self.backend_options(backend))
+
+    def _new_asyncio_loop(self) -> asyncio.AbstractEventLoop:
+        if self._attached is not None:
+            raise RuntimeError("this SimClock is already attached to an event loop; make a new one")
+        self._attached = "asyncio"
+        self._loop_timers = timers = LoopTimers()
+        loop = SimEventLoop(self, timers)
+        if self.autojump:
+            self._advancing = True
+            self._start_jump_asyncio(loop)
+        return loop
+
+    # AttachedHost: callbacks from the attached loop.
+
+    def loop_timer_added(self) -> None:
+        """A loop timer was scheduled: an idle jump drive may now have somewhere to go."""
+        if self._jump_poke is not None:
+            self._jump_poke()
+
+    def thread_work(self, delta: int) -> None:
+        """An executor job started (+1) or ended (-1)."""
+        self._threads += delta
+        if not self._threads:
+            self._work_ended()
+
+    def idle_wait_expired(self) -> None:
+        """The attached loop waited in real time and nothing arrived."""
+        if self._monitor is not None:
+            self._monitor.recheck_held()
+
+    def trio_wants_deadline(self) -> bool:
+        """The attached trio run is idle with a deadline ahead: start autojump lazily.
+
+        True when that spawned the jump task (the run must not wait, it has work).
+        """
+        if self.autojump and not self._jumper_spawned and not self._advancing:
+            self._autojump_start()
+            return True
+        return False
 
     # -- driving -----------------------------------------------------------------
 
@@ -422,6 +551,13 @@ class SimClock:
             await waiter.park(lambda: self._idle_waiters.remove(waiter))
 
     async def _drive(self, target_ns: int) -> None:
+        if self.autojump:
+            # Time moves by itself; "advance" means: let the time pass, then settle.
+            self._autojump_start()
+            if target_ns > self._now_ns:
+                await self.sleep_until_ns(target_ns)
+            await self.run_until_idle()
+            return
         if self._advancing:
             raise RuntimeError(
                 "SimClock is already being advanced by another task; drive a clock from "
@@ -444,7 +580,7 @@ class SimClock:
         drive = _Drive(
             lambda: self._step(target_ns),
             self._moves_time,
-            lambda: self._busy > 0,
+            self._is_busy,
             loop.create_future(),
         )
         monitor.add(drive, self.settle_rounds)
@@ -462,6 +598,9 @@ class SimClock:
         stack.append(mine)
         if not joining:
             self._trio_drive = mine
+        seeded = not joining and self._attached is None
+        if seeded:
+            self._scheduling.enter()
         try:
             while True:
                 await self._settle_trio()
@@ -473,6 +612,8 @@ class SimClock:
                 if joining or not self._step(target_ns):
                     return
         finally:
+            if seeded:
+                self._scheduling.exit()
             stack.remove(mine)
             mine.set()
             if not joining:
@@ -489,7 +630,29 @@ class SimClock:
                 await event.wait()
             await trio.testing.wait_all_tasks_blocked()
             if not self._busy:
-                return
+                if not self._is_busy():
+                    return
+                # A worker thread is running: wait for the program to stay idle a
+                # moment of real time, then look again.
+                await trio.testing.wait_all_tasks_blocked(THREAD_POLL)
+
+    def _loop_next_ns(self) -> int | None:
+        """The attached loop's own next timer after now (asyncio or trio), or None."""
+        # Note: a timer due exactly now is the loop's to fire in its current pass.
+        if self._loop_timers is not None:
+            return self._loop_timers.next_after_ns(self._now_ns)
+        if self._attached == "trio":
+            import trio
+
+            ahead = trio.lowlevel.current_statistics().seconds_to_next_deadline
+            if ahead == math.inf:
+                return None
+            deadline = self.now() + ahead
+            deadline_ns = round(deadline * NS_PER_SECOND)
+            if deadline_ns / NS_PER_SECOND < deadline:
+                deadline_ns += 1
+            return max(deadline_ns, self._now_ns + 1)
+        return None
 
     def _moves_time(self) -> bool:
         """Whether the next step would move the time (or end the drive)."""
@@ -499,9 +662,25 @@ class SimClock:
         return timer is None or timer.deadline_ns != self._now_ns
 
     def _wake_due(self, target_ns: int | None) -> bool:
-        """Fire the earliest live timer due by ``target_ns`` (None: any); False if none."""
+        """Fire the earliest timer due by ``target_ns`` (None: any); False if none.
+
+        Attached, the loop's own timers count too: the clock moves to the earliest
+        one, and the loop fires it itself.
+        """
+        limit = MAX_NS if target_ns is None else target_ns
         while True:
-            timer = self._timers.pop_due(MAX_NS if target_ns is None else target_ns)
+            loop_ns = None if self._attached is None else self._loop_next_ns()
+            timer = self._timers.peek()
+            # A loop timer due with a clock sleeper goes first: the loop fires every
+            # timer due at an instant in one pass, so it cannot wait.
+            if (
+                loop_ns is not None
+                and loop_ns <= limit
+                and (timer is None or loop_ns <= timer.deadline_ns)
+            ):
+                self._now_ns = loop_ns
+                return True
+            timer = self._timers.pop_due(limit)
             if timer is None:
                 return False
             target = timer.target
@@ -548,11 +727,3 @@ def _trio_drives() -> list[trio.Event]:
         stack: list[trio.Event] = []
         var.set(stack)
         return stack
-
-
-def _trio_is_quiet() -> bool:
-    """True when no trio task is queued to run and no thread callback is pending."""
-    import trio
-
-    stats = trio.lowlevel.current_statistics()
-    return stats.tasks_runnable == 0 and stats.run_sync_soon_queue_size == 0
