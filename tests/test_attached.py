@@ -163,3 +163,68 @@ def test_a_clock_attaches_once(backend: str) -> None:
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="'asyncio' or 'trio'"):
         SimClock().backend_options("curio")
+
+
+def test_worker_threads_hold_the_clock_with_no_wrapper(backend: str) -> None:
+    import threading
+
+    clock = SimClock(autojump=True)
+    log: list[tuple[str, float]] = []
+
+    def slow() -> float:
+        threading.Event().wait(0.05)  # real work in a real thread
+        return clock.now()
+
+    async def other() -> None:
+        await anyio.sleep(0.001)
+        log.append(("other", clock.now()))
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(other)
+            log.append(("thread saw", await anyio.to_thread.run_sync(slow)))
+        if backend == "asyncio":
+            loop = asyncio.get_running_loop()
+            log.append(("executor saw", await loop.run_in_executor(None, slow)))
+
+    clock.run(main, backend=backend)
+    assert log[0] == ("thread saw", 0.0)
+    assert log[1] == ("other", 0.001)
+    if backend == "asyncio":
+        assert log[2] == ("executor saw", 0.001)
+
+
+def _tcp_history(backend: str) -> list[tuple[str, float]]:
+    clock = SimClock(autojump=True)
+    history: list[tuple[str, float]] = []
+
+    async def main() -> None:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+        async def serve(stream: anyio.abc.SocketStream) -> None:
+            async with stream:
+                data = await stream.receive()
+                history.append((f"server got {data.decode()}", clock.now()))
+                await stream.send(b"pong")
+
+        async with listener, anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, serve)
+            for _ in range(3):
+                await clock.sleep(1)
+                async with await anyio.connect_tcp("localhost", port) as conn:
+                    await conn.send(b"ping")
+                    history.append((f"client got {(await conn.receive()).decode()}", clock.now()))
+            tg.cancel_scope.cancel()
+
+    clock.run(main, backend=backend)
+    return history
+
+
+def test_tcp_listener_and_connect_replay_the_same_history(backend: str) -> None:
+    first = _tcp_history(backend)
+    assert first == [
+        (name, float(t)) for t in (1, 2, 3) for name in ("server got ping", "client got pong")
+    ]
+    for _ in range(19):
+        assert _tcp_history(backend) == first

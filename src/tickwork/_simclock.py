@@ -34,11 +34,11 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from ._attached import LoopTimers, SimEventLoop, make_trio_clock, trio_instrument
-from ._clock import MAX_NS, NS_PER_SECOND, First, Ticks, seconds_to_ns
+from ._clock import MAX_NS, MAX_SECONDS, NS_PER_SECOND, First, Ticks, seconds_to_ns
 from ._park import Waiter, current_backend
 from ._sched import SeededScheduling
 from ._timers import Timer, TimerHeap
-from ._validate import is_instance, is_int
+from ._validate import is_instance, is_int, is_number
 
 if TYPE_CHECKING:
     import trio
@@ -290,13 +290,13 @@ class SimClock:
     def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
         """Sleep ``seconds`` of virtual time; ``<= 0`` is one checkpoint, ``inf`` forever."""
         # A plain function returning the coroutine saves a frame on the hot path.
-        if seconds == math.inf:
-            return anyio.sleep_forever()
+        if seconds == math.inf or (is_number(seconds) and seconds > MAX_SECONDS):
+            return anyio.sleep_forever()  # a huge finite sleep never ends either
         return self.sleep_until_ns(self._now_ns + seconds_to_ns(seconds, "sleep seconds"))
 
     def wait_until(self, deadline: float) -> Coroutine[Any, Any, None]:
         """Sleep until virtual time reaches ``deadline``; a past one is one checkpoint."""
-        if deadline == math.inf:
+        if deadline == math.inf or (is_number(deadline) and deadline > MAX_SECONDS):
             return anyio.sleep_forever()
         return self.sleep_until_ns(seconds_to_ns(deadline, "wait_until deadline"))
 
@@ -305,6 +305,8 @@ class SimClock:
         if deadline_ns <= self._now_ns:
             await anyio.lowlevel.checkpoint()
             return
+        if deadline_ns > MAX_NS:
+            await anyio.sleep_forever()
         waiter = Waiter()
         timer = self._timers.push(deadline_ns, waiter)
         if self._jump_poke is not None:
@@ -333,7 +335,10 @@ class SimClock:
     ) -> Generator[anyio.CancelScope]:
         # The deadline is a heap entry that cancels the scope instead of waking a task,
         # so it fires in (deadline, registration) order like any sleeper.
-        delay_ns = None if seconds == math.inf else seconds_to_ns(seconds, what)
+        never = seconds == math.inf or (is_number(seconds) and seconds > MAX_SECONDS)
+        delay_ns = None if never else seconds_to_ns(seconds, what)
+        if delay_ns is not None and self._now_ns + delay_ns > MAX_NS:
+            delay_ns = None  # beyond the last instant: the deadline never comes
         scope = anyio.CancelScope()
         timer: Timer | None = None
         if delay_ns is not None:
@@ -529,7 +534,13 @@ class SimClock:
         dt_ns = seconds_to_ns(dt, "advance dt")
         if dt_ns < 0:
             raise ValueError(f"advance() needs dt >= 0 (time never goes back), got {dt!r}")
-        await self._drive(self._now_ns + dt_ns)
+        target_ns = self._now_ns + dt_ns
+        if target_ns > MAX_NS:
+            raise ValueError(
+                f"advance({dt!r}) would pass the latest representable instant, "
+                f"{MAX_SECONDS} s (2**63 - 1 ns); advance by less"
+            )
+        await self._drive(target_ns)
 
     async def advance_to(self, t: float) -> None:
         """Move virtual time forward to ``t``; a past ``t`` only settles the program."""
