@@ -228,3 +228,26 @@ def test_tcp_listener_and_connect_replay_the_same_history(backend: str) -> None:
     ]
     for _ in range(19):
         assert _tcp_history(backend) == first
+
+
+def test_deadlock_is_raised_naming_the_blocked_tasks(backend: str) -> None:
+    from tickwork import Deadlock, TickworkError
+
+    clock = SimClock(autojump=True)
+
+    async def stuck_consumer(event: anyio.Event) -> None:
+        await event.wait()
+
+    async def main() -> None:
+        event = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stuck_consumer, event, name="consumer")
+            await clock.sleep(2)
+            await event.wait()
+
+    started = time.perf_counter()
+    with pytest.raises(Deadlock, match="stuck_consumer") as info:
+        clock.run(main, backend=backend)
+    assert isinstance(info.value, TickworkError)
+    assert "t=2.0" in str(info.value)
+    assert time.perf_counter() - started < 1.5

@@ -25,6 +25,7 @@ from ._daemon import daemon as daemon
 from ._exceptions import ChannelClosed as ChannelClosed
 from ._exceptions import ChannelInUse as ChannelInUse
 from ._exceptions import DaemonError as DaemonError
+from ._exceptions import Deadlock as Deadlock
 from ._exceptions import EndOfStream as EndOfStream
 from ._exceptions import OnError as OnError
 from ._exceptions import TickworkError as TickworkError
@@ -54,6 +55,7 @@ __all__ = [
     "DaemonFailurePhase",
     "DaemonHealth",
     "DaemonState",
+    "Deadlock",
     "EndOfStream",
     "FAIRNESS_INTERVAL",
     "MemoryReceiveStream",

@@ -29,7 +29,7 @@ __all__ = ["AttachedHost", "LoopTimers", "SimEventLoop", "make_trio_clock", "tri
 
 T = TypeVar("T")
 
-REAL_WAIT_CAP: Final = 1.0
+REAL_WAIT_CAP: Final = 0.5
 """Longest real-time wait (seconds) of an idle attached loop before it looks again.
 
 The loop waits in real time only for what real time brings (I/O, thread results); the

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import math
+import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from contextlib import asynccontextmanager, contextmanager
@@ -34,7 +35,9 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from ._attached import LoopTimers, SimEventLoop, make_trio_clock, trio_instrument
+from ._blocked import describe_blocked
 from ._clock import MAX_NS, MAX_SECONDS, NS_PER_SECOND, First, Ticks, seconds_to_ns
+from ._exceptions import Deadlock
 from ._park import Waiter, current_backend
 from ._sched import SeededScheduling
 from ._timers import Timer, TimerHeap
@@ -187,6 +190,10 @@ class _LoopMonitor:
 THREAD_POLL: Final = 0.001
 """Real seconds between looks at the thread limiters while worker threads hold time."""
 
+DEADLOCK_AFTER: Final = 0.5
+"""Real seconds an autojump clock waits, with nothing left to wake, before it raises
+Deadlock (SPEC: at most 1 s; the margin covers the poll interval)."""
+
 IDLE_POLL: Final = 0.01
 """Real seconds an idle autojump drive on trio waits before looking for new deadlines."""
 
@@ -217,12 +224,14 @@ class SimClock:
         "_attached",
         "_busy",
         "_busy_zero",
+        "_deadlock",
         "_idle_waiters",
         "_jump_poke",
         "_jumper_spawned",
         "_loop_timers",
         "_monitor",
         "_now_ns",
+        "_run_scope",
         "_scheduling",
         "_threads",
         "_timers",
@@ -252,6 +261,8 @@ class SimClock:
         self._loop_timers: LoopTimers | None = None
         self._threads = 0  # attached asyncio: executor jobs in flight
         self._jumper_spawned = False
+        self._run_scope: anyio.CancelScope | None = None  # clock.run's, for Deadlock
+        self._deadlock: Deadlock | None = None
         self._timers = TimerHeap()
         self._jump_poke: Callable[[], object] | None = None  # set while jump_when_idle drives
         self._busy = 0
@@ -412,11 +423,41 @@ class SimClock:
     async def _jump_trio(self) -> None:
         import trio.testing
 
+        idle_since: float | None = None
         while True:
             await self._drive_trio(None)
             # Nothing due: look again once the program has been idle a moment (a
             # thread or I/O may still bring work; new timers come from running tasks).
             await trio.testing.wait_all_tasks_blocked(IDLE_POLL)
+            if not (self.autojump and self._nothing_left()):
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= DEADLOCK_AFTER:
+                self._raise_deadlock()
+                return
+
+    def _nothing_left(self) -> bool:
+        """No timer, no loop deadline, no outside work: nothing can ever wake a task."""
+        return (
+            not self._timers.live
+            and not self._idle_waiters
+            and (self._attached is None or self._loop_next_ns() is None)
+            and not self._is_busy()
+        )
+
+    def _raise_deadlock(self) -> None:
+        """Report a deadlock: through clock.run's scope, else raised here."""
+        error = Deadlock(
+            f"SimClock(autojump=True) at t={self.now()!r}: every task is blocked and nothing "
+            f"is left to wake one (no deadline, no thread work, no I/O for "
+            f"{DEADLOCK_AFTER} s of real time). Blocked: {describe_blocked()}. Fix: set the "
+            "event, send the item or close the channel they wait for, or give them a deadline"
+        )
+        if self._run_scope is None:
+            raise error
+        self._deadlock = error
+        self._run_scope.cancel()
 
     def _autojump_start(self) -> None:
         """Start this autojump clock's drive on first use inside a running loop."""
@@ -486,7 +527,19 @@ class SimClock:
         self, fn: Callable[..., Coroutine[Any, Any, R]], *args: object, backend: str = "asyncio"
     ) -> R:
         """Run ``fn(*args)`` in a new event loop whose time is this clock; return its result."""
-        return anyio.run(fn, *args, backend=backend, backend_options=self.backend_options(backend))
+        options = self.backend_options(backend)
+
+        async def main() -> R:
+            with anyio.CancelScope() as scope:
+                self._run_scope = scope
+                try:
+                    return await fn(*args)
+                finally:
+                    self._run_scope = None
+            assert self._deadlock is not None  # only a deadlock cancels this scope
+            raise self._deadlock
+
+        return anyio.run(main, backend=backend, backend_options=options)
 
     def _new_asyncio_loop(self) -> asyncio.AbstractEventLoop:
         if self._attached is not None:
@@ -516,6 +569,8 @@ class SimClock:
         """The attached loop waited in real time and nothing arrived."""
         if self._monitor is not None:
             self._monitor.recheck_held()
+        if self.autojump and self._nothing_left():
+            self._raise_deadlock()
 
     def trio_wants_deadline(self) -> bool:
         """The attached trio run is idle with a deadline ahead: start autojump lazily.
