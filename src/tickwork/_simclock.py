@@ -1,21 +1,25 @@
-"""SimClock: virtual time that moves only when a test drives it, settled by quiescence.
+"""SimClock: virtual time that moves only at quiescent points, detached or attached.
 
-Sleepers sit in a heap keyed ``(deadline_ns, registration seq)``. ``advance`` wakes
-them one at a time, and before each wake (and before returning) waits until the whole
-program is quiescent: every task blocked and no outside work (``busy()``) in flight.
+Timers (sleeps and clock timeouts) sit in a heap keyed ``(deadline_ns, registration
+seq)`` (``_timers.py``). A drive (``advance``, ``run_until_idle``, autojump,
+``jump_when_idle``) fires them one at a time, and before each (and before an advance
+returns) waits until the whole program is quiescent: every task blocked and no
+outside work (``busy()``, worker threads, executor jobs) in flight.
 
-How quiescence is observed (ADR 0002):
+How quiescence is observed (ADRs 0002, 0018):
 
 * trio: ``trio.testing.wait_all_tasks_blocked()``, which the scheduler answers
-  exactly, I/O included. Between sleepers due at the same instant, the last runnable
-  task hands the wake on itself ("baton passing"), saving a trip through the driver.
+  exactly, I/O included. Same-instant batches run in seeded order (``_sched.py``).
 * asyncio: one probe callback per event loop reads whether the ready queue is empty.
   Before time moves, an empty reading is confirmed one loop pass later, after the
   loop has polled its selector, so data already sitting on a socket counts as work.
-  The probe itself wakes the next sleeper: one loop pass per wake at the same
-  instant, two when time moves, and no task switch back to the driver.
+  The probe itself fires the next timer: one loop pass per wake at the same instant.
 * Event loops without an observable ready queue (e.g. uvloop) fall back to
   ``settle_rounds`` consecutive probe passes.
+
+Attached (``run`` / ``backend_options``, ``_attached.py``), the loop's own timers are
+part of the schedule: a step moves to the earlier of the next clock timer and the
+loop's next deadline.
 """
 
 from __future__ import annotations
