@@ -251,3 +251,22 @@ def test_deadlock_is_raised_naming_the_blocked_tasks(backend: str) -> None:
     assert isinstance(info.value, TickworkError)
     assert "t=2.0" in str(info.value)
     assert time.perf_counter() - started < 1.5
+
+
+def test_run_until_idle_under_autojump_returns_while_sleepers_keep_running(backend: str) -> None:
+    clock = SimClock(autojump=True)
+
+    async def main() -> float:
+        async def sleeper() -> None:
+            while True:
+                await clock.sleep(0.01)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(sleeper)
+            await clock.run_until_idle()
+            await clock.sleep(1)
+            tg.cancel_scope.cancel()
+        return clock.now()
+
+    assert clock.run(main, backend=backend) == 1.0

@@ -675,6 +675,10 @@ class SimClock:
             while True:
                 await self._settle_trio()
                 if stack[-1] is not mine:
+                    if joining and stack[-1] is self._trio_drive:
+                        # This clock's own drive started after us (autojump starts
+                        # lazily): it never ends, so this quiescent point is ours.
+                        return
                     # A drive started later (a nested clock, a joining run_until_idle)
                     # owns this quiescent point.
                     await stack[-1].wait()
