@@ -29,7 +29,6 @@ import contextlib
 import functools
 import math
 import time
-import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar, final
@@ -38,6 +37,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
+from ._asyncio_engine import THREAD_POLL, Drive, LoopMonitor, loop_monitor
 from ._attached import LoopTimers, SimEventLoop, make_trio_clock, trio_instrument
 from ._blocked import describe_blocked
 from ._clock import MAX_NS, MAX_SECONDS, NS_PER_SECOND, First, Ticks, seconds_to_ns
@@ -56,161 +56,12 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
-    """The loop's queue of runnable callbacks, or None where it cannot be observed.
-
-    asyncio offers no public idleness check. CPython's BaseEventLoop keeps its ready
-    callbacks in ``_ready`` (since 3.4); we only ever read its length. A canary test
-    (tests/test_simclock.py::test_asyncio_ready_queue_is_observable) fails loudly if
-    that changes.
-    """
-    return getattr(loop, "_ready", None)
-
-
-@final
-class _Drive:
-    """One advance (or run_until_idle) in progress on an asyncio loop."""
-
-    __slots__ = ("done", "is_busy", "moves_time", "step", "unbounded")
-
-    def __init__(
-        self,
-        step: Callable[[], bool],
-        moves_time: Callable[[], bool],
-        is_busy: Callable[[], bool],
-        done: asyncio.Future[None],
-        *,
-        unbounded: bool = False,
-    ) -> None:
-        self.step = step
-        self.moves_time = moves_time
-        self.is_busy = is_busy
-        self.done = done
-        self.unbounded = unbounded  # jump_when_idle: idles instead of finishing
-
-
-@final
-class _LoopMonitor:
-    """The asyncio settle engine: one probe callback per event loop, shared by all drives.
-
-    One probe per loop (not per clock) so that two SimClocks advanced at the same time,
-    e.g. a nested supervisor's, do not each see the other's probe as pending work. At
-    each quiescent point the newest drive takes one step, or finishes when it has
-    nothing left; older drives wait for newer ones (trio does the same with a run-wide
-    stack of drives).
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "_armed",
-        "_confirmed",
-        "_drives",
-        "_held",
-        "_loop",
-        "_quiet",
-        "_ready",
-        "rounds",
-    )
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._ready = _loop_ready_queue(loop)
-        self._drives: list[_Drive] = []
-        self._armed = False
-        self._held = False  # the newest drive waits for outside work to end
-        self._confirmed = False
-        self._quiet = 0
-        self.rounds = 1
-
-    def add(self, drive: _Drive, settle_rounds: int) -> None:
-        self._drives.append(drive)
-        self.rounds = max(self.rounds, settle_rounds)
-        self.rearm()
-
-    def remove(self, drive: _Drive) -> None:
-        if drive in self._drives:
-            self._drives.remove(drive)
-
-    def rearm(self) -> None:
-        self._held = False
-        if not self._armed and self._drives:
-            self._armed = True
-            self._loop.call_soon(self._probe)
-
-    def recheck_held(self) -> None:
-        """Look again at a drive held by outside work (a thread may have finished)."""
-        if self._held:
-            self.rearm()
-
-    def _is_quiet(self) -> bool:
-        """Whether no callback is runnable; before time moves, confirmed one pass later."""
-        if self._ready is None:
-            self._quiet += 1
-            if self._quiet < self.rounds:
-                return False
-            self._quiet = 0
-            return True
-        if self._ready:
-            self._confirmed = False
-            return False
-        if self._confirmed or not self._drives[-1].moves_time():
-            self._confirmed = False
-            return True
-        # Before time moves, look once more after the loop's next selector poll, so
-        # data already waiting on a socket counts as runnable work.
-        self._confirmed = True
-        return False
-
-    def _probe(self) -> None:
-        self._armed = False
-        drives = self._drives
-        while drives and drives[-1].done.done():  # a cancelled advance
-            drives.pop()
-        if not drives:
-            return
-        if not self._is_quiet():
-            self.rearm()
-            return
-        # The newest drive acts first: an advance started inside another (a nested
-        # supervisor's clock) is work the outer clock must not move past.
-        drive = drives[-1]
-        if drive.is_busy():
-            # Its clock holds still. busy() exit and finished executor jobs re-arm us;
-            # anyio worker threads are noticed by polling (real time only: an attached
-            # loop's selector re-checks after each wait instead).
-            self._held = True
-            if not isinstance(self._loop, SimEventLoop):
-                self._loop.call_later(THREAD_POLL, self.recheck_held)
-            return
-        if not drive.step():
-            if drive.unbounded:
-                return  # nothing to jump to; a new timer or busy() exit re-arms us
-            # Finished: its driver task runs next, before any older drive acts.
-            drives.pop()
-            drive.done.set_result(None)
-        self.rearm()
-
-
-THREAD_POLL: Final = 0.001
-"""Real seconds between looks at the thread limiters while worker threads hold time."""
-
 DEADLOCK_AFTER: Final = 0.5
 """Real seconds an autojump clock waits, with nothing left to wake, before it raises
 Deadlock (SPEC: at most 1 s; the margin covers the poll interval)."""
 
 IDLE_POLL: Final = 0.01
 """Real seconds an idle autojump drive on trio waits before looking for new deadlines."""
-
-_monitors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopMonitor] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _monitor(loop: asyncio.AbstractEventLoop) -> _LoopMonitor:
-    monitor = _monitors.get(loop)
-    if monitor is None:
-        monitor = _monitors[loop] = _LoopMonitor(loop)
-    return monitor
 
 
 @final
@@ -272,7 +123,7 @@ class SimClock:
         self._busy = 0
         self._busy_zero: list[Callable[[], object]] = []
         self._advancing = False
-        self._monitor: _LoopMonitor | None = None
+        self._monitor: LoopMonitor | None = None
         self._trio_drive: trio.Event | None = None  # set while this clock drives on trio
         self._idle_waiters: list[Waiter] = []
 
@@ -410,10 +261,10 @@ class SimClock:
             self._trio_drive = None
             self._monitor = None
 
-    def _start_jump_asyncio(self, loop: asyncio.AbstractEventLoop) -> _Drive:
+    def _start_jump_asyncio(self, loop: asyncio.AbstractEventLoop) -> Drive:
         """Register an unbounded drive: it idles, instead of ending, when nothing is due."""
-        self._monitor = monitor = _monitor(loop)
-        drive = _Drive(
+        self._monitor = monitor = loop_monitor(loop)
+        drive = Drive(
             lambda: self._step(None),
             self._moves_time,
             self._is_busy,
@@ -646,8 +497,8 @@ class SimClock:
 
     async def _drive_asyncio(self, target_ns: int) -> None:
         loop = asyncio.get_running_loop()
-        self._monitor = monitor = _monitor(loop)
-        drive = _Drive(
+        self._monitor = monitor = loop_monitor(loop)
+        drive = Drive(
             lambda: self._step(target_ns),
             self._moves_time,
             self._is_busy,
