@@ -26,10 +26,12 @@ Run: ``uv run --frozen --group bench python bench/bench_simclock.py [--quick]``.
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 import chrono_daemon
 
@@ -316,6 +318,186 @@ def main() -> None:
                 f"- {backend} {hosting} single sleeper well under 1 ms/wake: "
                 f"{micros:.1f} µs/wake -> {verdict}"
             )
+    print()
+    versus(options)
+
+
+# -- versus the tools a user would pick instead (issue 8) -------------------------------
+#
+# Two workloads, each for VIRTUAL seconds of virtual time: SAME_N sleepers looping on
+# sleep(0.01) (same-instant batches) and DISTINCT_N sleepers with periods spread over
+# 0.01-0.02 s (no two deadlines equal). Contenders: tickwork detached (advance) and
+# attached (autojump, clock.sleep), looptime (asyncio), trio's MockClock
+# (autojump_threshold=0), and chrono-daemon (detached, advance).
+
+SAME_N = 1_000
+DISTINCT_N = 100
+VIRTUAL = 1.0
+REPS = 3
+
+
+def _periods(kind: str) -> list[float]:
+    if kind == "same":
+        return [PERIOD] * SAME_N
+    return [PERIOD + PERIOD * i / DISTINCT_N for i in range(DISTINCT_N)]
+
+
+def _sleepers(
+    tg: anyio.abc.TaskGroup, sleep: Callable[[float], Awaitable[object]], kind: str
+) -> Counter:
+    counter = Counter()
+
+    async def sleeper(period: float) -> None:
+        while True:
+            await sleep(period)
+            counter.wakes += 1
+
+    for period in _periods(kind):
+        tg.start_soon(sleeper, period)
+    return counter
+
+
+def _tickwork_detached(backend: str, kind: str) -> tuple[int, float]:
+    async def main() -> tuple[int, float]:
+        clock = tickwork.SimClock()
+        result = (0, 0.0)
+        async with anyio.create_task_group() as tg:
+            counter = _sleepers(tg, clock.sleep, kind)
+            await clock.run_until_idle()
+            start = now()
+            await clock.advance(VIRTUAL)
+            elapsed = now() - start
+            result = (counter.wakes, elapsed)
+            tg.cancel_scope.cancel()
+        return result
+
+    return anyio.run(main, backend=backend)
+
+
+def _tickwork_attached(backend: str, kind: str) -> tuple[int, float]:
+    clock = tickwork.SimClock(autojump=True)
+
+    async def main() -> tuple[int, float]:
+        result = (0, 0.0)
+        async with anyio.create_task_group() as tg:
+            counter = _sleepers(tg, clock.sleep, kind)
+            await clock.run_until_idle()
+            start = now()
+            await clock.sleep(VIRTUAL)
+            elapsed = now() - start
+            result = (counter.wakes, elapsed)
+            tg.cancel_scope.cancel()
+        return result
+
+    return clock.run(main, backend=backend)
+
+
+def _chrono(backend: str, kind: str) -> tuple[int, float]:
+    async def main() -> tuple[int, float]:
+        clock = chrono_daemon.SimClock()
+        result = (0, 0.0)
+        async with anyio.create_task_group() as tg:
+            counter = _sleepers(tg, clock.sleep, kind)
+            await clock.advance(0)
+            start = now()
+            await clock.advance(VIRTUAL)
+            elapsed = now() - start
+            result = (counter.wakes, elapsed)
+            tg.cancel_scope.cancel()
+        return result
+
+    return anyio.run(main, backend=backend)
+
+
+def _looptime(backend: str, kind: str) -> tuple[int, float]:
+    import asyncio
+
+    import looptime
+
+    async def main() -> tuple[int, float]:
+        result = (0, 0.0)
+        async with anyio.create_task_group() as tg:
+            counter = _sleepers(tg, asyncio.sleep, kind)
+            await asyncio.sleep(0)
+            start = now()
+            await asyncio.sleep(VIRTUAL)
+            elapsed = now() - start
+            result = (counter.wakes, elapsed)
+            tg.cancel_scope.cancel()
+        return result
+
+    options = {"loop_factory": lambda: looptime.new_event_loop(start=0)}
+    return anyio.run(main, backend=backend, backend_options=options)
+
+
+def _mockclock(backend: str, kind: str) -> tuple[int, float]:
+    import trio
+    import trio.testing
+
+    async def main() -> tuple[int, float]:
+        result = (0, 0.0)
+        async with anyio.create_task_group() as tg:
+            counter = _sleepers(tg, trio.sleep, kind)
+            await trio.testing.wait_all_tasks_blocked()
+            start = now()
+            await trio.sleep(VIRTUAL)
+            elapsed = now() - start
+            result = (counter.wakes, elapsed)
+            tg.cancel_scope.cancel()
+        return result
+
+    options = {"clock": trio.testing.MockClock(autojump_threshold=0)}
+    return anyio.run(main, backend=backend, backend_options=options)
+
+
+VersusRunner = Callable[[str, str], tuple[int, float]]
+VERSUS: tuple[tuple[str, str, VersusRunner], ...] = (
+    ("asyncio", "tickwork detached", _tickwork_detached),
+    ("asyncio", "tickwork attached", _tickwork_attached),
+    ("asyncio", "looptime", _looptime),
+    ("asyncio", "chrono-daemon", _chrono),
+    ("trio", "tickwork detached", _tickwork_detached),
+    ("trio", "tickwork attached", _tickwork_attached),
+    ("trio", "MockClock", _mockclock),
+    ("trio", "chrono-daemon", _chrono),
+)
+TARGETS = {
+    ("same", "asyncio"): ("looptime", 1.0),
+    ("distinct", "asyncio"): ("looptime", 10.0),
+    ("same", "trio"): ("MockClock", 2.0),
+    ("distinct", "trio"): ("MockClock", 2.0),
+}
+
+
+def versus(options: Options) -> None:
+    """Wakes per wall second against looptime and MockClock, median of REPS runs."""
+    print("## Versus looptime and MockClock")
+    print()
+    rates: dict[tuple[str, str, str], float] = {}
+    rows: list[list[str]] = []
+    for kind in ("same", "distinct"):
+        for backend, name, fn in VERSUS:
+            if backend not in options.backends:
+                continue
+            samples = [fn(backend, kind) for _ in range(REPS)]
+            wakes = int(statistics.median(w for w, _ in samples))
+            rate = statistics.median(w / t for w, t in samples)
+            rates[kind, backend, name] = rate
+            rows.append([kind, backend, name, f"{wakes:,}", fmt_rate(rate)])
+    print_table(["workload", "backend", "contender", "wakes", "wakes/s"], rows)
+    print()
+    for (kind, backend), (rival, need) in TARGETS.items():
+        if backend not in options.backends:
+            continue
+        for mode in ("detached", "attached"):
+            ratio = rates[kind, backend, f"tickwork {mode}"] / rates[kind, backend, rival]
+            verdict = "MET" if ratio >= need else "NOT MET"
+            print(f"- {kind} {backend} {mode}: >= {need:g}x {rival}: {ratio:.2f}x -> {verdict}")
+        speed = (
+            rates[kind, backend, "tickwork attached"] / rates[kind, backend, "tickwork detached"]
+        )
+        verdict = "MET" if speed >= 1.0 else "NOT MET"
+        print(f"- {kind} {backend}: attached vs detached: {speed:.2f}x -> {verdict}")
     print()
 
 

@@ -22,7 +22,6 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -78,16 +77,6 @@ WALL = Scenario(
     outbox_backoff=Backoff(min=0.05, max=0.2, seed=1),
     watch_backoff=Backoff(min=0.1, max=0.2, seed=2),
 )
-
-
-@contextlib.contextmanager
-def real_io(clock: Clock) -> Iterator[None]:
-    """Hold SimClock still while real socket I/O is in flight (a no-op on WallClock)."""
-    if isinstance(clock, SimClock):
-        with clock.busy():
-            yield
-    else:
-        yield
 
 
 # -- the far side: a collector that can be killed ---------------------------------------
@@ -163,12 +152,11 @@ class TcpLink:
     async def post(self, batch: list[Sequenced[float]]) -> None:
         lines = "".join(f"{m.seq} {m.item!r}\n" for m in batch) + ".\n"
         try:
-            with real_io(self.clock):
-                if self.stream is None or self.reader is None:
-                    self.stream = await anyio.connect_tcp(HOST, self.collector.port)
-                    self.reader = BufferedByteReceiveStream(self.stream)
-                await self.stream.send(lines.encode())
-                ack = await self.reader.receive_until(b"\n", 256)
+            if self.stream is None or self.reader is None:
+                self.stream = await anyio.connect_tcp(HOST, self.collector.port)
+                self.reader = BufferedByteReceiveStream(self.stream)
+            await self.stream.send(lines.encode())
+            ack = await self.reader.receive_until(b"\n", 256)
         except (OSError, anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError) as exc:
             await self.close()
             raise ConnectionError(f"collector unreachable: {exc!r}") from exc
@@ -178,8 +166,7 @@ class TcpLink:
 
     async def close(self) -> None:
         if self.stream is not None:
-            with real_io(self.clock):
-                await self.stream.aclose()
+            await self.stream.aclose()
         self.stream = self.reader = None
 
 
@@ -219,9 +206,8 @@ class Watch(NetworkDaemon):
 
     async def check_network(self, ctx: Context) -> NetworkStatus:
         try:
-            with real_io(ctx.clock):
-                stream = await anyio.connect_tcp(HOST, self.collector.port)
-                await stream.aclose()
+            stream = await anyio.connect_tcp(HOST, self.collector.port)
+            await stream.aclose()
         except OSError:
             return NetworkStatus.NOT_CONNECTED
         return NetworkStatus.CONNECTED
@@ -230,9 +216,10 @@ class Watch(NetworkDaemon):
 # -- running it ------------------------------------------------------------------------------
 
 
-async def main(sim: bool) -> int:
+async def main(clock: Clock, sim: bool) -> int:
+    """The same program on either clock: under ``--sim`` the event loop itself runs on
+    an autojumping SimClock, so every timer and socket wait replays in virtual time."""
     scenario = SIM if sim else WALL
-    clock: Clock = SimClock() if sim else WallClock()
     collector = Collector(scenario)
     link = TcpLink(clock, collector)
     changes: list[OutboxChange] = []
@@ -257,15 +244,11 @@ async def main(sim: bool) -> int:
         sup.add(outbox)
         sup.add(sensor)
         sup.add(watch)
-        if isinstance(clock, SimClock):
-            await clock.advance_to(scenario.duration)
-        else:
-            await clock.sleep(scenario.duration)
+        await clock.wait_until(t0 + scenario.duration)
         # Let the Outbox deliver what the last outage left (its last backoff may still
-        # be running); an undriven SimClock jumps by itself meanwhile.
-        async with clock.jump_when_idle():
-            with clock.move_on_after(scenario.duration):
-                await outbox.flush()
+        # be running), bounded on the clock.
+        with clock.move_on_after(scenario.duration):
+            await outbox.flush()
         await sup.stop(grace=1.0)
     await link.close()
     elapsed = time.perf_counter() - started
@@ -306,7 +289,10 @@ def cli(argv: list[str] | None = None) -> int:
     backend: Literal["asyncio", "trio"] = args.backend
     if backend == "trio":
         import trio.testing  # noqa: F401 - imported up front so the replay timing excludes it
-    return anyio.run(main, args.sim, backend=backend)
+    if args.sim:
+        clock = SimClock(autojump=True)
+        return clock.run(main, clock, True, backend=backend)
+    return anyio.run(main, WallClock(), False, backend=backend)
 
 
 if __name__ == "__main__":

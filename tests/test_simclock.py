@@ -502,3 +502,40 @@ async def test_wall_clock_basics() -> None:
     assert await ticks.__anext__() >= before
     assert clock.now() >= before
     assert repr(clock) == "WallClock()"
+
+
+# -- bad input at the edges of the representable range -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: SimClock(t0=1e300), r"SimClock t0 1e\+300 is beyond the representable range"),
+        (lambda: SimClock().every(1e-10), "rounds to 0 ns"),
+        (lambda: WallClock().every(1e-10), "rounds to 0 ns"),
+    ],
+)
+def test_out_of_range_values_name_the_limit(call: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()  # type: ignore[operator]
+
+
+async def test_huge_advance_names_the_limit_and_huge_sleep_is_forever() -> None:
+    clock = SimClock()
+    with pytest.raises(ValueError, match=r"at most 9223372036\.854776 s"):
+        await clock.advance(1e300)
+    outcome: list[str] = []
+
+    async def forever() -> None:
+        try:
+            await clock.sleep(1e300)
+        finally:
+            outcome.append("cancelled")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(forever)
+        tg.start_soon(clock.sleep, 9e9)  # finite, within range: pending
+        await clock.advance(1e6)
+        assert (outcome, clock.pending) == ([], 1)
+        tg.cancel_scope.cancel()
+    assert outcome == ["cancelled"]

@@ -24,6 +24,7 @@ from ._daemon import daemon as daemon
 from ._exceptions import ChannelClosed as ChannelClosed
 from ._exceptions import ChannelInUse as ChannelInUse
 from ._exceptions import DaemonError as DaemonError
+from ._exceptions import Deadlock as Deadlock
 from ._exceptions import EndOfStream as EndOfStream
 from ._exceptions import OnError as OnError
 from ._exceptions import TickworkError as TickworkError
@@ -56,6 +57,7 @@ __all__ = [
     "DaemonFailurePhase",
     "DaemonHealth",
     "DaemonState",
+    "Deadlock",
     "EndOfStream",
     "MemoryReceiveStream",
     "MemorySendStream",

@@ -13,7 +13,7 @@ import anyio
 
 from ._validate import is_number
 
-__all__ = ["MAX_NS", "Clock", "Ticks", "WallClock", "seconds_to_ns"]
+__all__ = ["MAX_NS", "MAX_SECONDS", "Clock", "Ticks", "WallClock", "seconds_to_ns"]
 
 NS_PER_SECOND: Final = 1_000_000_000
 
@@ -27,18 +27,27 @@ deadline can no longer be told apart from its neighbours, so it is refused.
 First = Literal["after", "now"]
 
 
+MAX_SECONDS: Final = MAX_NS / NS_PER_SECOND
+
+
 def seconds_to_ns(seconds: float, what: str) -> int:
-    """Convert seconds to whole nanoseconds; non-finite values get a ValueError naming ``what``."""
+    """Convert seconds to whole nanoseconds; non-finite or out-of-range values get a
+    ValueError naming ``what`` (and the limit)."""
     kind = type(seconds)
     if kind is float:
-        if seconds - seconds == 0.0:  # finite: inf - inf and nan - nan are nan
+        if -MAX_SECONDS <= seconds <= MAX_SECONDS:  # also false for nan
             return round(seconds * NS_PER_SECOND)
-    elif kind is int:
+    elif kind is int and -MAX_SECONDS <= seconds <= MAX_SECONDS:
         return int(seconds) * NS_PER_SECOND
     if not is_number(seconds):
         raise TypeError(f"{what} must be a number of seconds, not {type(seconds).__name__}")
     if not math.isfinite(seconds):
         raise ValueError(f"{what} must be a finite number of seconds, got {seconds!r}")
+    if abs(seconds) > MAX_SECONDS:
+        raise ValueError(
+            f"{what} {seconds!r} is beyond the representable range: at most "
+            f"{MAX_SECONDS} s (2**63 - 1 ns, about 292 years)"
+        )
     return round(seconds * NS_PER_SECOND)
 
 
@@ -102,6 +111,11 @@ class Ticks(AsyncIterator[float]):
 
     def __init__(self, clock: _NsClock, period: float, first: First) -> None:
         period_ns = seconds_to_ns(period, "every() period")
+        if period_ns <= 0 < period:
+            raise ValueError(
+                f"every() period {period!r} rounds to 0 ns; the clocks count whole "
+                "nanoseconds, so use a period of at least 1e-09 s"
+            )
         if period_ns <= 0:
             raise ValueError(f"every() period must be > 0 seconds, got {period!r}")
         if first not in ("after", "now"):

@@ -23,6 +23,7 @@ __all__ = [
     "ChannelClosed",
     "ChannelInUse",
     "DaemonError",
+    "Deadlock",
     "EndOfStream",
     "OnError",
     "TickworkError",
@@ -88,3 +89,11 @@ class DaemonError(TickworkError):
     def __init__(self, message: str, *, daemon: str) -> None:
         super().__init__(message)
         self.daemon = daemon
+
+
+class Deadlock(TickworkError):
+    """An autojumping SimClock found nothing left that could ever wake a task.
+
+    No deadline, no thread work in flight and no I/O arriving: the program would hang.
+    The message names what each blocked task waits on.
+    """

@@ -1,21 +1,25 @@
-"""SimClock: virtual time that moves only when a test drives it, settled by quiescence.
+"""SimClock: virtual time that moves only at quiescent points, detached or attached.
 
-Sleepers sit in a heap keyed ``(deadline_ns, registration seq)``. ``advance`` wakes
-them one at a time, and before each wake (and before returning) waits until the whole
-program is quiescent: every task blocked and no outside work (``busy()``) in flight.
+Timers (sleeps and clock timeouts) sit in a heap keyed ``(deadline_ns, registration
+seq)`` (``_timers.py``). A drive (``advance``, ``run_until_idle``, autojump,
+``jump_when_idle``) fires them one at a time, and before each (and before an advance
+returns) waits until the whole program is quiescent: every task blocked and no
+outside work (``busy()``, worker threads, executor jobs) in flight.
 
-How quiescence is observed (ADR 0002):
+How quiescence is observed (ADRs 0002, 0018):
 
 * trio: ``trio.testing.wait_all_tasks_blocked()``, which the scheduler answers
-  exactly, I/O included. Between sleepers due at the same instant, the last runnable
-  task hands the wake on itself ("baton passing"), saving a trip through the driver.
+  exactly, I/O included. Same-instant batches run in seeded order (``_sched.py``).
 * asyncio: one probe callback per event loop reads whether the ready queue is empty.
   Before time moves, an empty reading is confirmed one loop pass later, after the
   loop has polled its selector, so data already sitting on a socket counts as work.
-  The probe itself wakes the next sleeper: one loop pass per wake at the same
-  instant, two when time moves, and no task switch back to the driver.
+  The probe itself fires the next timer: one loop pass per wake at the same instant.
 * Event loops without an observable ready queue (e.g. uvloop) fall back to
   ``settle_rounds`` consecutive probe passes.
+
+Attached (``run`` / ``backend_options``, ``_attached.py``), the loop's own timers are
+part of the schedule: a step moves to the earlier of the next clock timer and the
+loop's next deadline.
 """
 
 from __future__ import annotations
@@ -24,19 +28,24 @@ import asyncio
 import contextlib
 import functools
 import math
-import weakref
+import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar, final
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from ._clock import MAX_NS, NS_PER_SECOND, First, Ticks, seconds_to_ns
+from ._asyncio_engine import THREAD_POLL, Drive, LoopMonitor, loop_monitor
+from ._attached import LoopTimers, SimEventLoop, make_trio_clock, trio_instrument
+from ._blocked import describe_blocked
+from ._clock import MAX_NS, MAX_SECONDS, NS_PER_SECOND, First, Ticks, seconds_to_ns
+from ._exceptions import Deadlock
 from ._park import Waiter, current_backend
+from ._sched import SeededScheduling
 from ._timers import Timer, TimerHeap
-from ._validate import is_int
+from ._validate import is_instance, is_int, is_number
 
 if TYPE_CHECKING:
     import trio
@@ -47,137 +56,12 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
-    """The loop's queue of runnable callbacks, or None where it cannot be observed.
+DEADLOCK_AFTER: Final = 0.5
+"""Real seconds an autojump clock waits, with nothing left to wake, before it raises
+Deadlock (SPEC: at most 1 s; the margin covers the poll interval)."""
 
-    asyncio offers no public idleness check. CPython's BaseEventLoop keeps its ready
-    callbacks in ``_ready`` (since 3.4); we only ever read its length. A canary test
-    (tests/test_simclock.py::test_asyncio_ready_queue_is_observable) fails loudly if
-    that changes.
-    """
-    return getattr(loop, "_ready", None)
-
-
-@final
-class _Drive:
-    """One advance (or run_until_idle) in progress on an asyncio loop."""
-
-    __slots__ = ("done", "is_busy", "moves_time", "step", "unbounded")
-
-    def __init__(
-        self,
-        step: Callable[[], bool],
-        moves_time: Callable[[], bool],
-        is_busy: Callable[[], bool],
-        done: asyncio.Future[None],
-        *,
-        unbounded: bool = False,
-    ) -> None:
-        self.step = step
-        self.moves_time = moves_time
-        self.is_busy = is_busy
-        self.done = done
-        self.unbounded = unbounded  # jump_when_idle: idles instead of finishing
-
-
-@final
-class _LoopMonitor:
-    """The asyncio settle engine: one probe callback per event loop, shared by all drives.
-
-    One probe per loop (not per clock) so that two SimClocks advanced at the same time,
-    e.g. a nested supervisor's, do not each see the other's probe as pending work. At
-    each quiescent point the newest drive takes one step, or finishes when it has
-    nothing left; older drives wait for newer ones (trio does the same with a run-wide
-    stack of drives).
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "_armed",
-        "_confirmed",
-        "_drives",
-        "_loop",
-        "_quiet",
-        "_ready",
-        "rounds",
-    )
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._ready = _loop_ready_queue(loop)
-        self._drives: list[_Drive] = []
-        self._armed = False
-        self._confirmed = False
-        self._quiet = 0
-        self.rounds = 1
-
-    def add(self, drive: _Drive, settle_rounds: int) -> None:
-        self._drives.append(drive)
-        self.rounds = max(self.rounds, settle_rounds)
-        self.rearm()
-
-    def remove(self, drive: _Drive) -> None:
-        if drive in self._drives:
-            self._drives.remove(drive)
-
-    def rearm(self) -> None:
-        if not self._armed and self._drives:
-            self._armed = True
-            self._loop.call_soon(self._probe)
-
-    def _is_quiet(self) -> bool:
-        """Whether no callback is runnable; before time moves, confirmed one pass later."""
-        if self._ready is None:
-            self._quiet += 1
-            if self._quiet < self.rounds:
-                return False
-            self._quiet = 0
-            return True
-        if self._ready:
-            self._confirmed = False
-            return False
-        if self._confirmed or not self._drives[-1].moves_time():
-            self._confirmed = False
-            return True
-        # Before time moves, look once more after the loop's next selector poll, so
-        # data already waiting on a socket counts as runnable work.
-        self._confirmed = True
-        return False
-
-    def _probe(self) -> None:
-        self._armed = False
-        drives = self._drives
-        while drives and drives[-1].done.done():  # a cancelled advance
-            drives.pop()
-        if not drives:
-            return
-        if not self._is_quiet():
-            self.rearm()
-            return
-        # The newest drive acts first: an advance started inside another (a nested
-        # supervisor's clock) is work the outer clock must not move past.
-        drive = drives[-1]
-        if drive.is_busy():
-            return  # its clock holds still; busy() re-arms us when the work ends
-        if not drive.step():
-            if drive.unbounded:
-                return  # nothing to jump to; a new timer or busy() exit re-arms us
-            # Finished: its driver task runs next, before any older drive acts.
-            drives.pop()
-            drive.done.set_result(None)
-        self.rearm()
-
-
-_monitors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopMonitor] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _monitor(loop: asyncio.AbstractEventLoop) -> _LoopMonitor:
-    monitor = _monitors.get(loop)
-    if monitor is None:
-        monitor = _monitors[loop] = _LoopMonitor(loop)
-    return monitor
+IDLE_POLL: Final = 0.01
+"""Real seconds an idle autojump drive on trio waits before looking for new deadlines."""
 
 
 @final
@@ -192,30 +76,54 @@ class SimClock:
 
     __slots__ = (
         "_advancing",
+        "_attached",
         "_busy",
         "_busy_zero",
+        "_deadlock",
         "_idle_waiters",
         "_jump_poke",
+        "_jumper_spawned",
+        "_loop_timers",
         "_monitor",
         "_now_ns",
+        "_run_scope",
+        "_scheduling",
+        "_threads",
         "_timers",
         "_trio_drive",
+        "autojump",
+        "seed",
         "settle_rounds",
     )
 
-    def __init__(self, t0: float = 0.0, *, settle_rounds: int = 8) -> None:
+    def __init__(
+        self, t0: float = 0.0, *, autojump: bool = False, seed: int = 0, settle_rounds: int = 8
+    ) -> None:
         if not is_int(settle_rounds):
             raise TypeError(f"settle_rounds must be an int, not {type(settle_rounds).__name__}")
         if settle_rounds < 1:
             raise ValueError(f"settle_rounds must be >= 1, got {settle_rounds}")
+        if not is_int(seed):
+            raise TypeError(f"SimClock seed must be an int, not {type(seed).__name__}")
+        if not is_instance(autojump, bool):
+            raise TypeError(f"SimClock autojump must be a bool, not {type(autojump).__name__}")
         self._now_ns = seconds_to_ns(t0, "SimClock t0")
         self.settle_rounds: int = settle_rounds
+        self.autojump: bool = autojump
+        self.seed: int = seed
+        self._scheduling = SeededScheduling(seed)
+        self._attached: Literal["asyncio", "trio"] | None = None
+        self._loop_timers: LoopTimers | None = None
+        self._threads = 0  # attached asyncio: executor jobs in flight
+        self._jumper_spawned = False
+        self._run_scope: anyio.CancelScope | None = None  # clock.run's, for Deadlock
+        self._deadlock: Deadlock | None = None
         self._timers = TimerHeap()
         self._jump_poke: Callable[[], object] | None = None  # set while jump_when_idle drives
         self._busy = 0
         self._busy_zero: list[Callable[[], object]] = []
         self._advancing = False
-        self._monitor: _LoopMonitor | None = None
+        self._monitor: LoopMonitor | None = None
         self._trio_drive: trio.Event | None = None  # set while this clock drives on trio
         self._idle_waiters: list[Waiter] = []
 
@@ -248,13 +156,13 @@ class SimClock:
     def sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
         """Sleep ``seconds`` of virtual time; ``<= 0`` is one checkpoint, ``inf`` forever."""
         # A plain function returning the coroutine saves a frame on the hot path.
-        if seconds == math.inf:
-            return anyio.sleep_forever()
+        if seconds == math.inf or (is_number(seconds) and seconds > MAX_SECONDS):
+            return anyio.sleep_forever()  # a huge finite sleep never ends either
         return self.sleep_until_ns(self._now_ns + seconds_to_ns(seconds, "sleep seconds"))
 
     def wait_until(self, deadline: float) -> Coroutine[Any, Any, None]:
         """Sleep until virtual time reaches ``deadline``; a past one is one checkpoint."""
-        if deadline == math.inf:
+        if deadline == math.inf or (is_number(deadline) and deadline > MAX_SECONDS):
             return anyio.sleep_forever()
         return self.sleep_until_ns(seconds_to_ns(deadline, "wait_until deadline"))
 
@@ -263,22 +171,14 @@ class SimClock:
         if deadline_ns <= self._now_ns:
             await anyio.lowlevel.checkpoint()
             return
+        if deadline_ns > MAX_NS:
+            await anyio.sleep_forever()
         waiter = Waiter()
         timer = self._timers.push(deadline_ns, waiter)
         if self._jump_poke is not None:
             self._jump_poke()
-        drive = self._trio_drive
-        if (
-            drive is not None
-            and not self._busy
-            and _trio_is_quiet()
-            and _trio_drives()[-1] is drive
-        ):
-            # trio only: this task is the last runnable one and is about to park, so
-            # the program is quiescent: pass the baton to the next sleeper due at
-            # this same instant instead of a round trip through the driver (unless a
-            # newer drive, e.g. a nested clock's, owns the quiescent point).
-            self._wake_due(self._now_ns)
+        elif self.autojump:
+            self._autojump_start()
         await waiter.park(functools.partial(self._timers.drop, timer))
 
     def every(self, period: float, *, first: First = "after") -> Ticks:
@@ -301,7 +201,10 @@ class SimClock:
     ) -> Generator[anyio.CancelScope]:
         # The deadline is a heap entry that cancels the scope instead of waking a task,
         # so it fires in (deadline, registration) order like any sleeper.
-        delay_ns = None if seconds == math.inf else seconds_to_ns(seconds, what)
+        never = seconds == math.inf or (is_number(seconds) and seconds > MAX_SECONDS)
+        delay_ns = None if never else seconds_to_ns(seconds, what)
+        if delay_ns is not None and self._now_ns + delay_ns > MAX_NS:
+            delay_ns = None  # beyond the last instant: the deadline never comes
         scope = anyio.CancelScope()
         timer: Timer | None = None
         if delay_ns is not None:
@@ -312,6 +215,8 @@ class SimClock:
                 timer.fired = True
             elif self._jump_poke is not None:
                 self._jump_poke()
+            elif self.autojump:
+                self._autojump_start()
         try:
             with scope:
                 yield scope
@@ -327,9 +232,10 @@ class SimClock:
     async def jump_when_idle(self) -> AsyncGenerator[None]:
         """While the block runs, jump to the next deadline whenever the program is quiescent.
 
-        A no-op while another task drives this clock: that driver decides when time moves.
+        A no-op while another task drives this clock (or it autojumps anyway): that
+        driver decides when time moves.
         """
-        if self._advancing:
+        if self._advancing or self.autojump:
             yield
             return
         self._advancing = True
@@ -342,36 +248,84 @@ class SimClock:
                     finally:
                         tg.cancel_scope.cancel()
             else:
-                loop = asyncio.get_running_loop()
-                self._monitor = monitor = _monitor(loop)
-                drive = _Drive(
-                    lambda: self._step(None),
-                    self._moves_time,
-                    lambda: self._busy > 0,
-                    loop.create_future(),
-                    unbounded=True,
-                )
-                self._jump_poke = monitor.rearm
-                monitor.add(drive, self.settle_rounds)
+                drive = self._start_jump_asyncio(asyncio.get_running_loop())
                 try:
                     yield
                 finally:
                     drive.done.cancel()
-                    monitor.remove(drive)
+                    if self._monitor is not None:
+                        self._monitor.remove(drive)
         finally:
             self._jump_poke = None
             self._advancing = False
             self._trio_drive = None
             self._monitor = None
 
-    async def _jump_trio(self) -> None:
-        import trio
+    def _start_jump_asyncio(self, loop: asyncio.AbstractEventLoop) -> Drive:
+        """Register an unbounded drive: it idles, instead of ending, when nothing is due."""
+        self._monitor = monitor = loop_monitor(loop)
+        drive = Drive(
+            lambda: self._step(None),
+            self._moves_time,
+            self._is_busy,
+            loop.create_future(),
+            unbounded=True,
+        )
+        self._jump_poke = monitor.rearm
+        monitor.add(drive, self.settle_rounds)
+        return drive
 
+    async def _jump_trio(self) -> None:
+        import trio.testing
+
+        idle_since: float | None = None
         while True:
-            pushed = trio.Event()
-            self._jump_poke = pushed.set
             await self._drive_trio(None)
-            await pushed.wait()  # nothing left to wake until a new timer arrives
+            # Nothing due: look again once the program has been idle a moment (a
+            # thread or I/O may still bring work; new timers come from running tasks).
+            await trio.testing.wait_all_tasks_blocked(IDLE_POLL)
+            if not (self.autojump and self._nothing_left()):
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since >= DEADLOCK_AFTER:
+                self._raise_deadlock()
+                return
+
+    def _nothing_left(self) -> bool:
+        """No timer, no loop deadline, no outside work: nothing can ever wake a task."""
+        return (
+            not self._timers.live
+            and not self._idle_waiters
+            and (self._attached is None or self._loop_next_ns() is None)
+            and not self._is_busy()
+        )
+
+    def _raise_deadlock(self) -> None:
+        """Report a deadlock: through clock.run's scope, else raised here."""
+        error = Deadlock(
+            f"SimClock(autojump=True) at t={self.now()!r}: every task is blocked and nothing "
+            f"is left to wake one (no deadline, no thread work, no I/O for "
+            f"{DEADLOCK_AFTER} s of real time). Blocked: {describe_blocked()}. Fix: set the "
+            "event, send the item or close the channel they wait for, or give them a deadline"
+        )
+        if self._run_scope is None:
+            raise error
+        self._deadlock = error
+        self._run_scope.cancel()
+
+    def _autojump_start(self) -> None:
+        """Start this autojump clock's drive on first use inside a running loop."""
+        if self._advancing or not self.autojump:
+            return
+        self._advancing = True
+        if current_backend() == "trio":
+            import trio
+
+            self._jumper_spawned = True
+            trio.lowlevel.spawn_system_task(self._jump_trio, name="tickwork SimClock autojump")
+        else:
+            self._start_jump_asyncio(asyncio.get_running_loop())
 
     @contextmanager
     def busy(self) -> Generator[None]:
@@ -382,16 +336,106 @@ class SimClock:
         finally:
             self._busy -= 1
             if not self._busy:
-                callbacks, self._busy_zero = self._busy_zero, []
-                for callback in callbacks:
-                    callback()
-                if self._monitor is not None:
-                    self._monitor.rearm()
+                self._work_ended()
+
+    def _work_ended(self) -> None:
+        callbacks, self._busy_zero = self._busy_zero, []
+        for callback in callbacks:
+            callback()
+        if self._monitor is not None:
+            self._monitor.rearm()
+
+    def _is_busy(self) -> bool:
+        """Outside work in flight: busy() blocks, executor jobs, default-limiter threads."""
+        if self._busy or self._threads:
+            return True
+        if current_backend() == "trio":
+            import trio
+
+            limiter = trio.to_thread.current_default_thread_limiter()
+            return limiter.statistics().borrowed_tokens > 0
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        return limiter.statistics().borrowed_tokens > 0
 
     async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn`` in a worker thread; virtual time does not move until it returns."""
         with self.busy():
             return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+
+    # -- attached mode -------------------------------------------------------------
+
+    def backend_options(self, backend: str) -> dict[str, Any]:
+        """``backend_options`` for :func:`anyio.run` that attach the loop to this clock."""
+        if self._attached is not None:
+            raise RuntimeError("this SimClock is already attached to an event loop; make a new one")
+        if backend == "asyncio":
+            return {"loop_factory": self._new_asyncio_loop}
+        if backend == "trio":
+            self._attached = "trio"
+            return {
+                "clock": make_trio_clock(self),
+                "instruments": [trio_instrument(self._scheduling.enter, self._scheduling.exit)],
+            }
+        raise ValueError(f"SimClock backend must be 'asyncio' or 'trio', got {backend!r}")
+
+    def run(
+        self, fn: Callable[..., Coroutine[Any, Any, R]], *args: object, backend: str = "asyncio"
+    ) -> R:
+        """Run ``fn(*args)`` in a new event loop whose time is this clock; return its result."""
+        options = self.backend_options(backend)
+
+        async def main() -> R:
+            with anyio.CancelScope() as scope:
+                self._run_scope = scope
+                try:
+                    return await fn(*args)
+                finally:
+                    self._run_scope = None
+            assert self._deadlock is not None  # only a deadlock cancels this scope
+            raise self._deadlock
+
+        return anyio.run(main, backend=backend, backend_options=options)
+
+    def _new_asyncio_loop(self) -> asyncio.AbstractEventLoop:
+        if self._attached is not None:
+            raise RuntimeError("this SimClock is already attached to an event loop; make a new one")
+        self._attached = "asyncio"
+        self._loop_timers = timers = LoopTimers()
+        loop = SimEventLoop(self, timers)
+        if self.autojump:
+            self._advancing = True
+            self._start_jump_asyncio(loop)
+        return loop
+
+    # AttachedHost: callbacks from the attached loop.
+
+    def loop_timer_added(self) -> None:
+        """A loop timer was scheduled: an idle jump drive may now have somewhere to go."""
+        if self._jump_poke is not None:
+            self._jump_poke()
+
+    def thread_work(self, delta: int) -> None:
+        """An executor job started (+1) or ended (-1)."""
+        self._threads += delta
+        if not self._threads:
+            self._work_ended()
+
+    def idle_wait_expired(self) -> None:
+        """The attached loop waited in real time and nothing arrived."""
+        if self._monitor is not None:
+            self._monitor.recheck_held()
+        if self.autojump and self._nothing_left():
+            self._raise_deadlock()
+
+    def trio_wants_deadline(self) -> bool:
+        """The attached trio run is idle with a deadline ahead: start autojump lazily.
+
+        True when that spawned the jump task (the run must not wait, it has work).
+        """
+        if self.autojump and not self._jumper_spawned and not self._advancing:
+            self._autojump_start()
+            return True
+        return False
 
     # -- driving -----------------------------------------------------------------
 
@@ -400,7 +444,13 @@ class SimClock:
         dt_ns = seconds_to_ns(dt, "advance dt")
         if dt_ns < 0:
             raise ValueError(f"advance() needs dt >= 0 (time never goes back), got {dt!r}")
-        await self._drive(self._now_ns + dt_ns)
+        target_ns = self._now_ns + dt_ns
+        if target_ns > MAX_NS:
+            raise ValueError(
+                f"advance({dt!r}) would pass the latest representable instant, "
+                f"{MAX_SECONDS} s (2**63 - 1 ns); advance by less"
+            )
+        await self._drive(target_ns)
 
     async def advance_to(self, t: float) -> None:
         """Move virtual time forward to ``t``; a past ``t`` only settles the program."""
@@ -422,6 +472,13 @@ class SimClock:
             await waiter.park(lambda: self._idle_waiters.remove(waiter))
 
     async def _drive(self, target_ns: int) -> None:
+        if self.autojump:
+            # Time moves by itself; "advance" means: let the time pass, then settle.
+            self._autojump_start()
+            if target_ns > self._now_ns:
+                await self.sleep_until_ns(target_ns)
+            await self.run_until_idle()
+            return
         if self._advancing:
             raise RuntimeError(
                 "SimClock is already being advanced by another task; drive a clock from "
@@ -440,11 +497,11 @@ class SimClock:
 
     async def _drive_asyncio(self, target_ns: int) -> None:
         loop = asyncio.get_running_loop()
-        self._monitor = monitor = _monitor(loop)
-        drive = _Drive(
+        self._monitor = monitor = loop_monitor(loop)
+        drive = Drive(
             lambda: self._step(target_ns),
             self._moves_time,
-            lambda: self._busy > 0,
+            self._is_busy,
             loop.create_future(),
         )
         monitor.add(drive, self.settle_rounds)
@@ -462,10 +519,17 @@ class SimClock:
         stack.append(mine)
         if not joining:
             self._trio_drive = mine
+        seeded = not joining and self._attached is None
+        if seeded:
+            self._scheduling.enter()
         try:
             while True:
                 await self._settle_trio()
                 if stack[-1] is not mine:
+                    if joining and stack[-1] is self._trio_drive:
+                        # This clock's own drive started after us (autojump starts
+                        # lazily): it never ends, so this quiescent point is ours.
+                        return
                     # A drive started later (a nested clock, a joining run_until_idle)
                     # owns this quiescent point.
                     await stack[-1].wait()
@@ -473,6 +537,8 @@ class SimClock:
                 if joining or not self._step(target_ns):
                     return
         finally:
+            if seeded:
+                self._scheduling.exit()
             stack.remove(mine)
             mine.set()
             if not joining:
@@ -489,7 +555,29 @@ class SimClock:
                 await event.wait()
             await trio.testing.wait_all_tasks_blocked()
             if not self._busy:
-                return
+                if not self._is_busy():
+                    return
+                # A worker thread is running: wait for the program to stay idle a
+                # moment of real time, then look again.
+                await trio.testing.wait_all_tasks_blocked(THREAD_POLL)
+
+    def _loop_next_ns(self) -> int | None:
+        """The attached loop's own next timer after now (asyncio or trio), or None."""
+        # Note: a timer due exactly now is the loop's to fire in its current pass.
+        if self._loop_timers is not None:
+            return self._loop_timers.next_after_ns(self._now_ns)
+        if self._attached == "trio":
+            import trio
+
+            ahead = trio.lowlevel.current_statistics().seconds_to_next_deadline
+            if ahead == math.inf:
+                return None
+            deadline = self.now() + ahead
+            deadline_ns = round(deadline * NS_PER_SECOND)
+            if deadline_ns / NS_PER_SECOND < deadline:
+                deadline_ns += 1
+            return max(deadline_ns, self._now_ns + 1)
+        return None
 
     def _moves_time(self) -> bool:
         """Whether the next step would move the time (or end the drive)."""
@@ -499,9 +587,25 @@ class SimClock:
         return timer is None or timer.deadline_ns != self._now_ns
 
     def _wake_due(self, target_ns: int | None) -> bool:
-        """Fire the earliest live timer due by ``target_ns`` (None: any); False if none."""
+        """Fire the earliest timer due by ``target_ns`` (None: any); False if none.
+
+        Attached, the loop's own timers count too: the clock moves to the earliest
+        one, and the loop fires it itself.
+        """
+        limit = MAX_NS if target_ns is None else target_ns
         while True:
-            timer = self._timers.pop_due(MAX_NS if target_ns is None else target_ns)
+            loop_ns = None if self._attached is None else self._loop_next_ns()
+            timer = self._timers.peek()
+            # A loop timer due with a clock sleeper goes first: the loop fires every
+            # timer due at an instant in one pass, so it cannot wait.
+            if (
+                loop_ns is not None
+                and loop_ns <= limit
+                and (timer is None or loop_ns <= timer.deadline_ns)
+            ):
+                self._now_ns = loop_ns
+                return True
+            timer = self._timers.pop_due(limit)
             if timer is None:
                 return False
             target = timer.target
@@ -548,11 +652,3 @@ def _trio_drives() -> list[trio.Event]:
         stack: list[trio.Event] = []
         var.set(stack)
         return stack
-
-
-def _trio_is_quiet() -> bool:
-    """True when no trio task is queued to run and no thread callback is pending."""
-    import trio
-
-    stats = trio.lowlevel.current_statistics()
-    return stats.tasks_runnable == 0 and stats.run_sync_soon_queue_size == 0

@@ -1,0 +1,167 @@
+"""The asyncio settle engine: one probe callback per event loop, shared by all drives.
+
+A drive (an advance, a run_until_idle, an autojump) registers here; at each quiescent
+point of the loop (its ready queue empty, confirmed after a selector poll before time
+moves) the newest drive takes one step. ADR 0002 and 0018.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from typing import Any, Final, final
+
+from ._attached import SimEventLoop
+
+__all__ = ["THREAD_POLL", "Drive", "LoopMonitor", "loop_monitor"]
+
+THREAD_POLL: Final = 0.001
+"""Real seconds between looks at the thread limiters while worker threads hold time."""
+
+
+def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
+    """The loop's queue of runnable callbacks, or None where it cannot be observed.
+
+    asyncio offers no public idleness check. CPython's BaseEventLoop keeps its ready
+    callbacks in ``_ready`` (since 3.4); we only ever read its length. A canary test
+    (tests/test_simclock.py::test_asyncio_ready_queue_is_observable) fails loudly if
+    that changes.
+    """
+    return getattr(loop, "_ready", None)
+
+
+@final
+class Drive:
+    """One advance (or run_until_idle) in progress on an asyncio loop."""
+
+    __slots__ = ("done", "is_busy", "moves_time", "step", "unbounded")
+
+    def __init__(
+        self,
+        step: Callable[[], bool],
+        moves_time: Callable[[], bool],
+        is_busy: Callable[[], bool],
+        done: asyncio.Future[None],
+        *,
+        unbounded: bool = False,
+    ) -> None:
+        self.step = step
+        self.moves_time = moves_time
+        self.is_busy = is_busy
+        self.done = done
+        self.unbounded = unbounded  # jump_when_idle: idles instead of finishing
+
+
+@final
+class LoopMonitor:
+    """The asyncio settle engine: one probe callback per event loop, shared by all drives.
+
+    One probe per loop (not per clock) so that two SimClocks advanced at the same time,
+    e.g. a nested supervisor's, do not each see the other's probe as pending work. At
+    each quiescent point the newest drive takes one step, or finishes when it has
+    nothing left; older drives wait for newer ones (trio does the same with a run-wide
+    stack of drives).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_armed",
+        "_confirmed",
+        "_drives",
+        "_held",
+        "_loop",
+        "_quiet",
+        "_ready",
+        "rounds",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._ready = _loop_ready_queue(loop)
+        self._drives: list[Drive] = []
+        self._armed = False
+        self._held = False  # the newest drive waits for outside work to end
+        self._confirmed = False
+        self._quiet = 0
+        self.rounds = 1
+
+    def add(self, drive: Drive, settle_rounds: int) -> None:
+        self._drives.append(drive)
+        self.rounds = max(self.rounds, settle_rounds)
+        self.rearm()
+
+    def remove(self, drive: Drive) -> None:
+        if drive in self._drives:
+            self._drives.remove(drive)
+
+    def rearm(self) -> None:
+        self._held = False
+        if not self._armed and self._drives:
+            self._armed = True
+            self._loop.call_soon(self._probe)
+
+    def recheck_held(self) -> None:
+        """Look again at a drive held by outside work (a thread may have finished)."""
+        if self._held:
+            self.rearm()
+
+    def _is_quiet(self) -> bool:
+        """Whether no callback is runnable; before time moves, confirmed one pass later."""
+        if self._ready is None:
+            self._quiet += 1
+            if self._quiet < self.rounds:
+                return False
+            self._quiet = 0
+            return True
+        if self._ready:
+            self._confirmed = False
+            return False
+        if self._confirmed or not self._drives[-1].moves_time():
+            self._confirmed = False
+            return True
+        # Before time moves, look once more after the loop's next selector poll, so
+        # data already waiting on a socket counts as runnable work.
+        self._confirmed = True
+        return False
+
+    def _probe(self) -> None:
+        self._armed = False
+        drives = self._drives
+        while drives and drives[-1].done.done():  # a cancelled advance
+            drives.pop()
+        if not drives:
+            return
+        if not self._is_quiet():
+            self.rearm()
+            return
+        # The newest drive acts first: an advance started inside another (a nested
+        # supervisor's clock) is work the outer clock must not move past.
+        drive = drives[-1]
+        if drive.is_busy():
+            # Its clock holds still. busy() exit and finished executor jobs re-arm us;
+            # anyio worker threads are noticed by polling (real time only: an attached
+            # loop's selector re-checks after each wait instead).
+            self._held = True
+            if not isinstance(self._loop, SimEventLoop):
+                self._loop.call_later(THREAD_POLL, self.recheck_held)
+            return
+        if not drive.step():
+            if drive.unbounded:
+                return  # nothing to jump to; a new timer or busy() exit re-arms us
+            # Finished: its driver task runs next, before any older drive acts.
+            drives.pop()
+            drive.done.set_result(None)
+        self.rearm()
+
+
+_monitors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopMonitor] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def loop_monitor(loop: asyncio.AbstractEventLoop) -> LoopMonitor:
+    monitor = _monitors.get(loop)
+    if monitor is None:
+        monitor = _monitors[loop] = LoopMonitor(loop)
+    return monitor
