@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio.lowlevel
 import pytest
 
@@ -213,3 +215,12 @@ def test_coexists_with_pytest_asyncio_and_a_projects_anyio_backend(
         "RAN tickwork asyncio",
         "RAN tickwork trio",
     ]
+
+
+def test_the_docs_example_runs_on_both_backends(pytester: pytest.Pytester) -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "testing.md").read_text()
+    section = doc[doc.index("## The pytest plugin") :]
+    example = section[section.index("```python\n") + len("```python\n") :]
+    pytester.makeini("[pytest]\n")
+    pytester.makepyfile(test_doc_example=example[: example.index("```")])
+    _run(pytester, "-v").assert_outcomes(passed=4)
