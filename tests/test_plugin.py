@@ -224,3 +224,16 @@ def test_the_docs_example_runs_on_both_backends(pytester: pytest.Pytester) -> No
     pytester.makeini("[pytest]\n")
     pytester.makepyfile(test_doc_example=example[: example.index("```")])
     _run(pytester, "-v").assert_outcomes(passed=4)
+
+
+def test_sim_clock_under_a_projects_own_anyio_backend_is_a_clear_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest(ANYIO_PROJECT_CONFTEST)
+    pytester.makepyfile(
+        test_x="import pytest\n@pytest.mark.anyio\nasync def test_x(sim_clock):\n    pass\n"
+    )
+    result = _run(pytester)
+    assert "so tickwork cannot attach the loop to the clock" in result.stdout.str()
+    assert "passed" not in result.stdout.str()

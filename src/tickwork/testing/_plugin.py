@@ -209,6 +209,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         options: _SimOptions = backend[1]
         options.clear()
         options.update(clock.backend_options(str(backend[0])))  # pyright: ignore[reportUnknownArgumentType]
+    elif _is_coroutine_test(getattr(item, "obj", None)):
+        raise pytest.UsageError(
+            f"{item.nodeid}: takes {_MARKER}, but its event loop comes from another plugin "
+            "or the project's own anyio_backend fixture, so tickwork cannot attach the loop "
+            f"to the clock; let tickwork run it (no asyncio/trio marker, no anyio_backend "
+            f"override in its scope) or make a SimClock and call clock.run yourself"
+        )
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
