@@ -237,3 +237,28 @@ def test_sim_clock_under_a_projects_own_anyio_backend_is_a_clear_error(
     result = _run(pytester)
     assert "so tickwork cannot attach the loop to the clock" in result.stdout.str()
     assert "passed" not in result.stdout.str()
+
+
+WIDER_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="module")
+async def shared():
+    yield 1
+
+async def test_uses_shared(shared):
+    pass
+
+async def test_sim(sim_clock):
+    pass
+"""
+
+
+def test_a_sim_test_in_a_loop_kept_alive_by_a_wider_fixture_fails_clearly(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\ntickwork_backends = asyncio trio\n")
+    pytester.makepyfile(test_wide=WIDER_FIXTURE)
+    result = _run(pytester)
+    result.assert_outcomes(passed=2, failed=2)
+    assert "so the loop is not attached to sim_clock" in result.stdout.str()

@@ -21,6 +21,7 @@ import inspect
 from collections.abc import Generator
 from typing import Any, Final
 
+import anyio
 import pytest
 
 from tickwork._simclock import SimClock
@@ -241,6 +242,30 @@ def pytest_runtest_makereport(
             ("tickwork", f"SimClock seed {seed} (from {source}); replay: {replay}")
         )
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """Fail a sim test clearly if anyio ran it in a loop not attached to its clock."""
+    clock = pyfuncitem.stash.get(_CLOCK, None)
+    test = pyfuncitem.obj
+    if clock is None or not inspect.iscoroutinefunction(test):
+        return (yield)
+
+    async def checked(**kwargs: object) -> object:
+        if anyio.current_time() != clock.now():
+            raise pytest.UsageError(
+                f"{pyfuncitem.nodeid}: anyio reused an event loop that a wider-scoped async "
+                f"fixture keeps alive, so the loop is not attached to {_MARKER}; make the "
+                "async fixtures in this scope function-scoped or move the sim test"
+            )
+        return await test(**kwargs)
+
+    pyfuncitem.obj = checked
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.obj = test
 
 
 @pytest.fixture
