@@ -17,16 +17,16 @@ from tickwork import (
     EndOfStream,
     MemoryReceiveStream,
     MemorySendStream,
-    SimClock,
     TickworkError,
     WouldBlock,
     open_channel,
 )
 from tickwork._internals import FAIRNESS_INTERVAL
+from tickwork.testing import wait_all_blocked
 
 
 async def settle() -> None:
-    await SimClock().run_until_idle()
+    await wait_all_blocked()
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import anyio.lowlevel
 import pytest
 
 from tickwork import Channel, SimClock, WallClock, open_channel
+from tickwork.testing import wait_all_blocked
 
 # -- guarantee 1: wake order ------------------------------------------------------
 
@@ -302,7 +303,7 @@ async def test_busy_block_holds_the_clock_until_it_exits() -> None:
         tg.start_soon(clock.advance, 5.0)
         await in_busy.wait()
         # The driver is parked on the busy block: nothing due at 1.1 may run yet.
-        await SimClock().run_until_idle()
+        await wait_all_blocked()
         assert (clock.now(), log) == (1.0, [])
         release.set()
     assert log == [("released", 1.0), ("other", 1.1), ("after", 1.25)]

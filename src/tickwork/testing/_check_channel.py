@@ -20,7 +20,8 @@ import anyio.lowlevel
 
 from tickwork._channel import ReceiveStream, SendStream
 from tickwork._exceptions import ChannelClosed, ChannelInUse, EndOfStream, WouldBlock
-from tickwork._simclock import SimClock
+
+from ._wait import wait_all_blocked
 
 __all__ = ["ChannelPair", "MakePair", "check_channel"]
 
@@ -36,7 +37,7 @@ REMOTE_CLOSE_TIMEOUT: Final = 10.0
 
 async def _settle() -> None:
     """Let every other task run until all are blocked (exact quiescence, both backends)."""
-    await SimClock().run_until_idle()
+    await wait_all_blocked()
 
 
 async def check_channel(make_pair: MakePair, *, remote: bool = False, seed: int = 0) -> None:
