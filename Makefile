@@ -13,12 +13,13 @@ endif
 UV := env -u VIRTUAL_ENV $(UV_BIN)
 RUN := $(UV) run --frozen
 
-.PHONY: help uv sync lint format typecheck check test test-slow test-bootstrap demo bench clean
+.PHONY: help uv sync lint format typecheck check docs test test-slow test-bootstrap demo bench clean
 
 help:
 	@echo "make demo       run the main example"
 	@echo "make test       lint + format check + type check + tests on asyncio and trio"
 	@echo "make check      lint + format check + type check only"
+	@echo "make docs       build the docs site with the API reference into site/ (strict)"
 	@echo "make test-slow  the long property/soak profiles (10,000+ cases)"
 	@echo "make test-bootstrap  make demo in a fresh clone with only the system Python"
 	@echo "make bench      the benchmarks (installs the 'bench' group)"
@@ -43,7 +44,11 @@ typecheck: sync
 
 check: lint typecheck
 
-test: check
+# The API reference and guides, built strictly: a broken reference fails `make test`.
+docs: sync
+	$(RUN) mkdocs build --strict --quiet
+
+test: check docs
 	$(RUN) pytest
 
 # A fresh clone of HEAD with only the system Python on PATH (no uv, no virtualenv):
@@ -68,4 +73,4 @@ format: sync
 	$(RUN) ruff check --fix .
 
 clean:
-	rm -rf .venv .tools .pytest_cache .ruff_cache build dist
+	rm -rf .venv .tools site .pytest_cache .ruff_cache build dist
