@@ -13,7 +13,7 @@ endif
 UV := env -u VIRTUAL_ENV $(UV_BIN)
 RUN := $(UV) run --frozen
 
-.PHONY: help uv sync lint format typecheck check docs test test-slow test-bootstrap demo bench clean
+.PHONY: help uv sync lint format typecheck check docs test test-slow test-bootstrap test-lowest demo bench clean
 
 help:
 	@echo "make demo       run the main example"
@@ -57,6 +57,13 @@ test-bootstrap:
 	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && git clone -q . "$$d/clone" \
 		&& cd "$$d/clone" && env -u VIRTUAL_ENV PATH=/usr/bin:/bin $(MAKE) --no-print-directory demo
 
+# The suite against the lowest versions pyproject.toml declares (a separate env).
+# Not yet green (some recipe and zmq tests need newer anyio/msgspec than declared),
+# so CI does not run it yet.
+test-lowest: uv
+	UV_PROJECT_ENVIRONMENT=.venv-lowest $(UV) run --resolution lowest-direct --all-extras \
+		--no-group docs pytest
+
 test-slow: sync
 	$(RUN) pytest -m slow --timeout 3600
 
@@ -73,4 +80,4 @@ format: sync
 	$(RUN) ruff check --fix .
 
 clean:
-	rm -rf .venv .tools site .pytest_cache .ruff_cache build dist
+	rm -rf .venv .venv-lowest .tools site .pytest_cache .ruff_cache build dist
