@@ -1,28 +1,35 @@
 # tickwork: `make test` is the gate; `make check` lint + types; `make bench` benchmarks.
 SHELL := /bin/bash
 PYTHON ?= python3
-# Use uv from PATH when there is one; otherwise run it as a module of $(PYTHON),
-# which the `uv` target installs with pip on a machine that has only Python.
+# uv from PATH when there is one; otherwise a private copy in .tools/uv, a virtualenv
+# of the project's own (works on an externally managed system Python: no pip into it).
+TOOLS := .tools
 UV_BIN := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV_BIN),)
-UV := $(PYTHON) -m uv
-else
-UV := $(UV_BIN)
+UV_BIN := $(TOOLS)/uv/bin/uv
 endif
+# uv always works on the project's .venv: an active virtualenv of the user's
+# (VIRTUAL_ENV) is neither used nor warned about.
+UV := env -u VIRTUAL_ENV $(UV_BIN)
 RUN := $(UV) run --frozen
 
-.PHONY: help uv sync lint format typecheck check test test-slow demo bench clean
+.PHONY: help uv sync lint format typecheck check docs test test-slow test-bootstrap test-lowest demo bench clean
 
 help:
 	@echo "make demo       run the main example"
 	@echo "make test       lint + format check + type check + tests on asyncio and trio"
 	@echo "make check      lint + format check + type check only"
+	@echo "make docs       build the docs site with the API reference into site/ (strict)"
 	@echo "make test-slow  the long property/soak profiles (10,000+ cases)"
+	@echo "make test-bootstrap  make demo in a fresh clone with only the system Python"
 	@echo "make bench      the benchmarks (installs the 'bench' group)"
 
-# Install uv with pip when the machine does not have it yet.
-uv:
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+# Bootstrap uv into .tools/uv when the machine does not have it yet.
+uv: $(UV_BIN)
+
+$(TOOLS)/uv/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/python -m pip install --quiet --disable-pip-version-check uv
 
 sync: uv
 	$(UV) sync --frozen --all-extras
@@ -37,14 +44,32 @@ typecheck: sync
 
 check: lint typecheck
 
-test: check
+# The API reference and guides, built strictly: a broken reference fails `make test`.
+docs: sync
+	$(RUN) mkdocs build --strict --quiet
+
+test: check docs
 	$(RUN) pytest
+
+# A fresh clone of HEAD with only the system Python on PATH (no uv, no virtualenv):
+# what a new user's `make demo` does, uv bootstrap included. CI runs it.
+test-bootstrap:
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && git clone -q . "$$d/clone" \
+		&& cd "$$d/clone" && env -u VIRTUAL_ENV PATH=/usr/bin:/bin $(MAKE) --no-print-directory demo
+
+# The suite against the lowest versions pyproject.toml declares (a separate env).
+# Not yet green (some recipe and zmq tests need newer anyio/msgspec than declared),
+# so CI does not run it yet.
+test-lowest: uv
+	UV_PROJECT_ENVIRONMENT=.venv-lowest $(UV) run --resolution lowest-direct --all-extras \
+		--no-group docs pytest
 
 test-slow: sync
 	$(RUN) pytest -m slow --timeout 3600
 
-demo: sync
-	$(RUN) python examples/demo.py
+# Only the runtime dependencies: the demo needs no dev toolchain.
+demo: uv
+	$(RUN) --no-dev python examples/demo.py
 
 bench: uv
 	$(UV) sync --frozen --all-extras --group bench
@@ -55,4 +80,4 @@ format: sync
 	$(RUN) ruff check --fix .
 
 clean:
-	rm -rf .venv .pytest_cache .ruff_cache build dist
+	rm -rf .venv .venv-lowest .tools site .pytest_cache .ruff_cache build dist

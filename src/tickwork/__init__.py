@@ -7,6 +7,8 @@ three-hook :class:`Daemon` (or ``@daemon``) and the :class:`Supervisor` that run
 
 from __future__ import annotations
 
+from importlib.metadata import version as _version
+
 from ._channel import Channel as Channel
 from ._channel import ChannelStats as ChannelStats
 from ._channel import MemoryReceiveStream as MemoryReceiveStream
@@ -42,6 +44,10 @@ from ._supervisor import Supervisor as Supervisor
 __version__ = "0.1.0"
 
 from ._internals import fixup_module_metadata as _fixup_module_metadata
+
+__version__: str = _version("tickwork")
+"""The installed distribution's version: pyproject.toml is the one place it is set."""
+del _version
 
 __all__ = [
     "Channel",
