@@ -8,9 +8,11 @@ from typing import Protocol
 import pytest
 
 import tickwork
+import tickwork.hosting
+import tickwork.hosting.http
 import tickwork.testing
 
-PACKAGES = [tickwork, tickwork.testing]
+PACKAGES = [tickwork, tickwork.hosting, tickwork.hosting.http, tickwork.testing]
 
 # Designed for subclassing (Daemon), or typing-only constructs.
 OPEN_FOR_SUBCLASSING = {"Daemon", "TickworkError"}
