@@ -21,7 +21,7 @@ async def test_livez_readyz_metrics_and_bad_requests() -> None:
             sup.spawn(idle, name="idle")
             register_stats(sup, "jobs", ch.send)
             address = await tg.start(
-                lambda task_status: serve_hosting(  # type: ignore[misc]
+                lambda task_status: serve_hosting(
                     sup, notify=False, health="127.0.0.1:0", task_status=task_status
                 )
             )

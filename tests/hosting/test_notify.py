@@ -91,7 +91,7 @@ async def test_ready_status_watchdog_stops_when_daemon_is_stuck(
         async with Supervisor(clock=clock, on_error="restart", restart=policy) as sup:
             sup.spawn(flaky, name="flaky")
             await tg.start(
-                lambda task_status: serve_hosting(  # type: ignore[misc]
+                lambda task_status: serve_hosting(
                     sup, environ=env, stuck_after=3.0, task_status=task_status
                 )
             )

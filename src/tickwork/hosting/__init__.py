@@ -24,11 +24,11 @@ from ._stats import unregister_stats as unregister_stats
 
 __all__ = [
     "DEFAULT_HEALTH_HOST",
-    "STATUS_INTERVAL",
-    "STUCK_AFTER",
     "HealthMonitor",
     "HealthSummary",
     "KeyNotFound",
+    "STATUS_INTERVAL",
+    "STUCK_AFTER",
     "StatsKind",
     "StatsSample",
     "SystemdNotifier",

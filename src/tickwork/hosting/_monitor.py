@@ -85,8 +85,8 @@ class HealthMonitor:
             raise TypeError(f"HealthMonitor needs a tickwork.Supervisor, got {supervisor!r}")
         if not (is_number(stuck_after) and math.isfinite(stuck_after) and stuck_after > 0):
             raise ValueError(f"stuck_after must be > 0 clock seconds, got {stuck_after!r}")
-        self.supervisor = supervisor
-        self.stuck_after = float(stuck_after)
+        self.supervisor: Supervisor = supervisor
+        self.stuck_after: float = float(stuck_after)
         self._started = False
         self._counts: dict[str, int] = {}
         self._since: dict[str, float] = {}

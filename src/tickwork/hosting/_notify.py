@@ -66,7 +66,7 @@ class SystemdNotifier:
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         self._socket.setblocking(False)
         self._failed = False
-        self.watchdog_interval = watchdog_interval
+        self.watchdog_interval: float | None = watchdog_interval
 
     def __repr__(self) -> str:
         return f"<SystemdNotifier {self._address!r} watchdog={self.watchdog_interval}>"
