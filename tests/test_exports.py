@@ -9,9 +9,11 @@ import pytest
 
 import tickwork
 import tickwork.cluster
+import tickwork.hosting
+import tickwork.hosting.http
 import tickwork.testing
 
-PACKAGES = [tickwork, tickwork.cluster, tickwork.testing]
+PACKAGES = [tickwork, tickwork.cluster, tickwork.hosting, tickwork.hosting.http, tickwork.testing]
 
 # Designed for subclassing (Daemon), or typing-only constructs.
 OPEN_FOR_SUBCLASSING = {"Daemon", "TickworkError"}
