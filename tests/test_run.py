@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import selectors
+import socket
 import signal
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 import tickwork
@@ -104,8 +107,8 @@ def test_run_rejects_bad_arguments() -> None:
 class Child:
     """A ``python -m tickwork run`` child whose merged output is read line by line."""
 
-    def __init__(self, *args: str) -> None:
-        env = dict(os.environ)
+    def __init__(self, *args: str, env_extra: dict[str, str] | None = None) -> None:
+        env = dict(os.environ) | (env_extra or {})
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(SUPPORT), env.get("PYTHONPATH", "")) if p
         )
@@ -154,8 +157,8 @@ class Child:
 
 
 @contextmanager
-def child(*args: str) -> Iterator[Child]:
-    c = Child(*args)
+def child(*args: str, env_extra: dict[str, str] | None = None) -> Iterator[Child]:
+    c = Child(*args, env_extra=env_extra)
     try:
         yield c
     finally:
@@ -231,3 +234,37 @@ def test_main_bad_target_is_a_usage_error(
         main(["run", target])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_speaks_systemd_notify_and_serves_health(tmp_path: Path) -> None:
+    """A real datagram socket as systemd's, a real HTTP client on the endpoint."""
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(path)
+        notify.settimeout(WAIT)
+        with child(
+            "tickwork_run_target:polite",
+            "--health",
+            "127.0.0.1:0",
+            env_extra={"NOTIFY_SOCKET": path},
+        ) as c:
+            c.wait_for("health endpoint on http://")
+            found = re.search(r"http://(\S+) ", c.lines[-1])
+            assert found is not None, c.lines
+            ready = notify.recv(4096).decode().splitlines()
+            assert ready[0] == "READY=1"
+            assert ready[1].startswith("STATUS=")
+            reply = httpx.get(f"http://{found.group(1)}/readyz", timeout=WAIT)
+            assert reply.status_code == 200
+            assert [d["name"] for d in reply.json()["daemons"]] == ["polite"]
+            c.proc.send_signal(signal.SIGTERM)
+            messages: list[str] = []
+            while "STOPPING=1" not in messages:
+                messages.extend(notify.recv(4096).decode().splitlines())
+            assert c.finish() == 128 + signal.SIGTERM
+
+
+def test_cli_rejects_a_bad_health_address() -> None:
+    with child("tickwork_run_target:polite", "--health", "localhost:http") as c:
+        assert c.finish() == 2
+    assert "needs a port 0-65535" in c.lines[-1]

@@ -18,6 +18,7 @@ from pathlib import Path
 from . import __version__
 from ._run import load_daemons, run
 from ._supervisor import RestartPolicy
+from .hosting._address import parse_address
 
 __all__ = ["build_parser", "main"]
 
@@ -88,6 +89,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     run_cmd.set_defaults(command_parser=run_cmd)
     add_run_arguments(run_cmd)
     add_restart_arguments(run_cmd)
+    add_hosting_arguments(run_cmd)
     return parser
 
 
@@ -113,6 +115,26 @@ def add_run_arguments(cmd: argparse.ArgumentParser) -> None:
         default="INFO",
         metavar="LEVEL",
         help=f"one of {', '.join(LOG_LEVELS)} (default: INFO)",
+    )
+
+
+def _health_address(text: str) -> str:
+    """argparse type: a ``host:port`` (or bare port) for the health endpoint."""
+    try:
+        parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def add_hosting_arguments(cmd: argparse.ArgumentParser) -> None:
+    """The production hooks of ``run``: the health endpoint (systemd notify is automatic)."""
+    cmd.add_argument(
+        "--health",
+        type=_health_address,
+        metavar="HOST:PORT",
+        help="serve /livez, /readyz and /metrics there (extra http; a bare port binds "
+        "127.0.0.1); under systemd, READY/STATUS/STOPPING/WATCHDOG are sent in any case",
     )
 
 
@@ -192,7 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ImportError, ValueError, TypeError) as exc:
         parser.error(str(exc))
     return run(
-        *daemons, backend=args.backend, on_error=args.on_error, restart=policy, grace=args.grace
+        *daemons,
+        backend=args.backend,
+        on_error=args.on_error,
+        restart=policy,
+        grace=args.grace,
+        health=args.health,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import signal
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Final, Literal
 
 import anyio
@@ -35,24 +36,39 @@ def run(
     restart: RestartPolicy | None = None,
     backend: Literal["asyncio", "trio"] = "asyncio",
     grace: float = 5.0,
+    health: str | None = None,
 ) -> int:
     """Run ``daemons`` under one Supervisor until they end; return a process exit code.
 
     0 when every daemon returned, 1 when one failed under "shutdown", 130 / 143 after
     SIGINT / SIGTERM (which stop the supervisor with ``grace``; a second signal cancels
     at once). Use as ``raise SystemExit(tickwork.run(MyDaemon()))``.
+
+    Under systemd (``NOTIFY_SOCKET`` set) it speaks the notify protocol: ``READY=1``
+    once every ``on_start`` returned, ``STATUS=``, ``STOPPING=1`` and the watchdog.
+    ``health="127.0.0.1:8081"`` also serves ``/livez``, ``/readyz`` and ``/metrics``
+    (extra ``http``). See :func:`tickwork.hosting.serve_hosting`.
     """
     if backend not in ("asyncio", "trio"):
         raise ValueError(f"backend must be 'asyncio' or 'trio', got {backend!r}")
     if not daemons:
         raise ValueError("tickwork.run() needs at least one Daemon")
+    if health is not None:
+        # Fail before anything starts: a bad address, or the extra not installed.
+        from .hosting._address import parse_address
+        from .hosting.http import serve_health as _  # noqa: F401
+
+        parse_address(health)
     supervisor = Supervisor(clock=clock, on_error=on_error, restart=restart)
     for daemon in daemons:
         supervisor.add(daemon)
-    return anyio.run(_main, supervisor, grace, backend=backend)
+    return anyio.run(_main, supervisor, grace, health, backend=backend)
 
 
-async def _main(supervisor: Supervisor, grace: float) -> int:
+async def _main(supervisor: Supervisor, grace: float, health: str | None) -> int:
+    # Imported here: tickwork.hosting is built on the public core that imports this module.
+    from .hosting import serve_hosting
+
     received: list[int] = []
     failed = False
     try:
@@ -60,7 +76,10 @@ async def _main(supervisor: Supervisor, grace: float) -> int:
             # start(), not start_soon(): the handlers are in place before any daemon runs
             await tg.start(_watch_signals, supervisor, grace, received, tg)
             async with supervisor:
-                pass  # leaving the block waits for every daemon
+                address = await tg.start(partial(serve_hosting, supervisor, health=health))
+                if address is not None:
+                    _log.info("health endpoint on http://%s (/livez, /readyz, /metrics)", address)
+                # leaving the block waits for every daemon
             tg.cancel_scope.cancel()
     except* DaemonError as group:
         for exc in _leaves(group):
