@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 import selectors
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import time
