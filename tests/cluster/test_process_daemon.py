@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 import tickwork
-from tickwork import DaemonError, RestartPolicy, Supervisor
+from tickwork import DaemonError, RestartPolicy, Strategy, Supervisor
 from tickwork.cluster import ChildLost, ControlPlaneError, ProcessDaemon, RemoteDaemonError
 
 from .conftest import HERE, Records, child_pids, make, open_fds, process_state
@@ -332,3 +332,38 @@ async def test_twenty_children_restarted_repeatedly_leak_nothing(backend: str) -
         parent_timeout=5.0,
         start_timeout=60.0,
     )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "victim", "restarted"),
+    [
+        ("one_for_all", "b", {"a", "b"}),
+        ("rest_for_one", "a", {"a", "b"}),
+        ("rest_for_one", "b", {"b"}),
+    ],
+)
+async def test_a_killed_child_restarts_the_strategys_set(
+    backend: str, records: Records, strategy: Strategy, victim: str, restarted: set[str]
+) -> None:
+    """SIGKILL one of two children: the parent's strategy decides which come back."""
+    children = {name: make("idle", name, backend=backend, name=name) for name in ("a", "b")}
+    with anyio.fail_after(20):
+        async with Supervisor(
+            on_error="restart", restart=RestartPolicy(base=0.01), strategy=strategy
+        ) as sup:
+            for child in children.values():
+                sup.add(child)
+            await sup.wait_all_started()
+            before = {name: child.pid for name, child in children.items()}
+            victim_pid = before[victim]
+            assert victim_pid is not None
+            os.kill(victim_pid, signal.SIGKILL)
+            for name in sorted(restarted):
+                await records.wait_for(
+                    lambda r, name=name: (
+                        r.getMessage() == f"hello {name}" and r.process != before[name]
+                    )
+                )
+            after = {name: child.pid for name, child in children.items()}
+            await sup.stop()
+    assert {name for name in children if after[name] != before[name]} == restarted
