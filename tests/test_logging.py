@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import tickwork
 from tickwork import ClockAwareLoggerAdapter, Context, SimClock, Supervisor, daemon
 from tickwork._logging import library_logger
 
@@ -228,3 +229,17 @@ def test_library_records_carry_daemon_and_sim_time() -> None:
     [record] = handler.records
     formatted = logging.Formatter("%(sim_time).3f %(daemon)s %(message)s").format(record)
     assert formatted.endswith(" - from a transport")
+
+
+def test_every_library_logger_stamps_its_records() -> None:
+    """A module logger made with plain ``getLogger("tickwork...")`` would skip the filter
+    that puts ``daemon`` and ``sim_time`` on records, and break ``%(daemon)s`` formats."""
+    src = Path(tickwork.__file__).parent
+    plain = [
+        f"{path.relative_to(src)}:{number}"
+        for path in sorted(src.rglob("*.py"))
+        if path.name != "_logging.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if 'logging.getLogger("tickwork' in line
+    ]
+    assert plain == [], "use tickwork._logging.library_logger instead"

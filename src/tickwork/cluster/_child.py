@@ -27,6 +27,7 @@ import msgspec
 import zmq
 
 from tickwork import Daemon, DaemonError, Supervisor, WallClock
+from tickwork._logging import library_logger
 from tickwork.transports.zmq import MsgpackSerde, open_zmq_receive, open_zmq_send
 
 from ._messages import (
@@ -57,7 +58,7 @@ EXIT_ERROR: Final = 1
 _STDIN: Final = 0
 _READ_SIZE: Final = 4096
 
-_log = logging.getLogger("tickwork.cluster.child")
+_log = library_logger("tickwork.cluster.child")
 
 
 def build_daemons(target: str, args: list[Any], channels: dict[str, Any]) -> list[Daemon]:

@@ -8,17 +8,18 @@ message (logged) rather than stalling the event loop.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from collections.abc import Mapping
 from typing import Final, final
 
+from tickwork._logging import library_logger
+
 __all__ = ["USEC_PER_SECOND", "SystemdNotifier"]
 
 USEC_PER_SECOND: Final = 1_000_000
 
-_log = logging.getLogger("tickwork.hosting")
+_log = library_logger("tickwork.hosting")
 
 
 def _address(value: str) -> str | bytes | None:

@@ -11,7 +11,6 @@ the supervisor's task group.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Final, final
 
 import anyio
@@ -20,6 +19,7 @@ import h11
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from tickwork import Clock, DaemonHealth
+from tickwork._logging import library_logger
 from tickwork._validate import is_int, is_number
 from tickwork.hosting._address import parse_address
 from tickwork.hosting._monitor import HealthMonitor, HealthSummary
@@ -50,7 +50,7 @@ _RECEIVE_CHUNK: Final = 16 * 1024
 _ACCEPT_BACKOFF: Final = 0.1
 """Clock seconds to wait after accept() fails (out of file descriptors), not to spin."""
 
-_log = logging.getLogger("tickwork.hosting")
+_log = library_logger("tickwork.hosting")
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
 
