@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, cast
 
 import anyio
@@ -357,19 +358,31 @@ def _sleepers(
     return counter
 
 
+async def _timed(
+    kind: str,
+    sleep: Callable[[float], Awaitable[object]],
+    settle: Callable[[], Awaitable[object]],
+    drive: Callable[[], Awaitable[object]],
+) -> tuple[int, float]:
+    """Start the sleepers, ``settle`` them, then time ``drive``: (wakes, wall seconds)."""
+    result = (0, 0.0)
+    async with anyio.create_task_group() as tg:
+        counter = _sleepers(tg, sleep, kind)
+        await settle()
+        start = now()
+        await drive()
+        elapsed = now() - start
+        result = (counter.wakes, elapsed)
+        tg.cancel_scope.cancel()
+    return result
+
+
 def _tickwork_detached(backend: str, kind: str) -> tuple[int, float]:
     async def main() -> tuple[int, float]:
         clock = tickwork.SimClock()
-        result = (0, 0.0)
-        async with anyio.create_task_group() as tg:
-            counter = _sleepers(tg, clock.sleep, kind)
-            await clock.run_until_idle()
-            start = now()
-            await clock.advance(VIRTUAL)
-            elapsed = now() - start
-            result = (counter.wakes, elapsed)
-            tg.cancel_scope.cancel()
-        return result
+        return await _timed(
+            kind, clock.sleep, clock.run_until_idle, partial(clock.advance, VIRTUAL)
+        )
 
     return anyio.run(main, backend=backend)
 
@@ -378,16 +391,7 @@ def _tickwork_attached(backend: str, kind: str) -> tuple[int, float]:
     clock = tickwork.SimClock(autojump=True)
 
     async def main() -> tuple[int, float]:
-        result = (0, 0.0)
-        async with anyio.create_task_group() as tg:
-            counter = _sleepers(tg, clock.sleep, kind)
-            await clock.run_until_idle()
-            start = now()
-            await clock.sleep(VIRTUAL)
-            elapsed = now() - start
-            result = (counter.wakes, elapsed)
-            tg.cancel_scope.cancel()
-        return result
+        return await _timed(kind, clock.sleep, clock.run_until_idle, partial(clock.sleep, VIRTUAL))
 
     return clock.run(main, backend=backend)
 
@@ -395,16 +399,9 @@ def _tickwork_attached(backend: str, kind: str) -> tuple[int, float]:
 def _chrono(backend: str, kind: str) -> tuple[int, float]:
     async def main() -> tuple[int, float]:
         clock = chrono_daemon.SimClock()
-        result = (0, 0.0)
-        async with anyio.create_task_group() as tg:
-            counter = _sleepers(tg, clock.sleep, kind)
-            await clock.advance(0)
-            start = now()
-            await clock.advance(VIRTUAL)
-            elapsed = now() - start
-            result = (counter.wakes, elapsed)
-            tg.cancel_scope.cancel()
-        return result
+        return await _timed(
+            kind, clock.sleep, partial(clock.advance, 0), partial(clock.advance, VIRTUAL)
+        )
 
     return anyio.run(main, backend=backend)
 
@@ -415,16 +412,9 @@ def _looptime(backend: str, kind: str) -> tuple[int, float]:
     import looptime
 
     async def main() -> tuple[int, float]:
-        result = (0, 0.0)
-        async with anyio.create_task_group() as tg:
-            counter = _sleepers(tg, asyncio.sleep, kind)
-            await asyncio.sleep(0)
-            start = now()
-            await asyncio.sleep(VIRTUAL)
-            elapsed = now() - start
-            result = (counter.wakes, elapsed)
-            tg.cancel_scope.cancel()
-        return result
+        return await _timed(
+            kind, asyncio.sleep, partial(asyncio.sleep, 0), partial(asyncio.sleep, VIRTUAL)
+        )
 
     options = {"loop_factory": lambda: looptime.new_event_loop(start=0)}
     return anyio.run(main, backend=backend, backend_options=options)
@@ -435,16 +425,9 @@ def _mockclock(backend: str, kind: str) -> tuple[int, float]:
     import trio.testing
 
     async def main() -> tuple[int, float]:
-        result = (0, 0.0)
-        async with anyio.create_task_group() as tg:
-            counter = _sleepers(tg, trio.sleep, kind)
-            await trio.testing.wait_all_tasks_blocked()
-            start = now()
-            await trio.sleep(VIRTUAL)
-            elapsed = now() - start
-            result = (counter.wakes, elapsed)
-            tg.cancel_scope.cancel()
-        return result
+        return await _timed(
+            kind, trio.sleep, trio.testing.wait_all_tasks_blocked, partial(trio.sleep, VIRTUAL)
+        )
 
     options = {"clock": trio.testing.MockClock(autojump_threshold=0)}
     return anyio.run(main, backend=backend, backend_options=options)

@@ -21,6 +21,20 @@ _HWM: Final = 10_000
 """Queued messages per pipe before sends fail: far above what heartbeats and logs need."""
 
 
+def _pipe_end(
+    context: zmq.Context[Any], kind: int, hwm_option: int, address: str, *, bind: bool
+) -> zmq.Socket[bytes]:
+    """One end of a pipe: no linger, the pipe's high-water mark, bound or connected."""
+    sock: zmq.Socket[bytes] = context.socket(kind)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(hwm_option, _HWM)
+    if bind:
+        sock.bind(address)
+    else:
+        sock.connect(address)
+    return sock
+
+
 @final
 class Outbox:
     """A PUSH socket: ``send`` queues a frame without waiting, or reports it could not."""
@@ -28,14 +42,7 @@ class Outbox:
     __slots__ = ("_sock",)
 
     def __init__(self, context: zmq.Context[Any], address: str, *, bind: bool) -> None:
-        sock: zmq.Socket[bytes] = context.socket(zmq.PUSH)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.SNDHWM, _HWM)
-        if bind:
-            sock.bind(address)
-        else:
-            sock.connect(address)
-        self._sock = sock
+        self._sock = _pipe_end(context, zmq.PUSH, zmq.SNDHWM, address, bind=bind)
 
     def send(self, frame: bytes) -> bool:
         """Queue ``frame``; False when nobody is connected or the queue is full."""
@@ -59,14 +66,7 @@ class Inbox:
     __slots__ = ("_fd", "_sock")
 
     def __init__(self, context: zmq.Context[Any], address: str, *, bind: bool) -> None:
-        sock: zmq.Socket[bytes] = context.socket(zmq.PULL)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.RCVHWM, _HWM)
-        if bind:
-            sock.bind(address)
-        else:
-            sock.connect(address)
-        self._sock = sock
+        sock = self._sock = _pipe_end(context, zmq.PULL, zmq.RCVHWM, address, bind=bind)
         self._fd = cast(int, sock.getsockopt(zmq.FD))
 
     def receive_nowait(self) -> bytes | None:
