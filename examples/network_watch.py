@@ -22,7 +22,9 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import anyio
@@ -52,8 +54,9 @@ class Scenario:
     check_interval: float
     check_timeout: float
     error_wait: float
-    outbox_backoff: Backoff
-    watch_backoff: Backoff
+    # Factories, not instances: a Backoff has state, and every run starts afresh.
+    outbox_backoff: Callable[[], Backoff]
+    watch_backoff: Callable[[], Backoff]
 
 
 SIM = Scenario(
@@ -63,8 +66,8 @@ SIM = Scenario(
     check_interval=10.0,
     check_timeout=5.0,
     error_wait=60.0,
-    outbox_backoff=Backoff(min=1.0, max=30.0, seed=1),
-    watch_backoff=Backoff(min=1.0, max=30.0, seed=2),
+    outbox_backoff=partial(Backoff, min=1.0, max=30.0, seed=1),
+    watch_backoff=partial(Backoff, min=1.0, max=30.0, seed=2),
 )
 
 WALL = Scenario(
@@ -74,8 +77,8 @@ WALL = Scenario(
     check_interval=0.2,
     check_timeout=0.5,
     error_wait=0.5,
-    outbox_backoff=Backoff(min=0.05, max=0.2, seed=1),
-    watch_backoff=Backoff(min=0.1, max=0.2, seed=2),
+    outbox_backoff=partial(Backoff, min=0.05, max=0.2, seed=1),
+    watch_backoff=partial(Backoff, min=0.1, max=0.2, seed=2),
 )
 
 
@@ -200,7 +203,7 @@ class Watch(NetworkDaemon):
             check_network_interval=scenario.check_interval,
             check_network_timeout=scenario.check_timeout,
             network_error_wait_time=scenario.error_wait,
-            backoff=scenario.watch_backoff,
+            backoff=scenario.watch_backoff(),
         )
         self.collector = collector
 
@@ -230,7 +233,7 @@ async def main(clock: Clock, sim: bool) -> int:
     outbox: Outbox[float] = Outbox(
         link.post,
         batch_size=50,
-        backoff=scenario.outbox_backoff,
+        backoff=scenario.outbox_backoff(),
         on_state=on_state,
         post_timeout=scenario.check_timeout,
     )

@@ -62,7 +62,7 @@ def test_blocks_are_found_and_fragments_are_the_minority() -> None:
 
 
 @pytest.mark.parametrize("block", RUNNABLE, ids=[b.where for b in RUNNABLE])
-def test_block_runs(block: Block) -> None:
+def test_block_runs(block: Block, restore_logging: None) -> None:
     code = compile(block.code, block.where, "exec")
     exec(code, {"__name__": f"doc_block_{block.line}"})
 

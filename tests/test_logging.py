@@ -153,21 +153,6 @@ def concepts_example() -> str:
     return after[start : after.index("```", start)]
 
 
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    names = ("tickwork", "tickwork.outbox", "app.sessions")
-    saved = [
-        (logging.getLogger(n), logging.getLogger(n).level, list(logging.getLogger(n).handlers))
-        for n in names
-    ]
-    propagate = [logging.getLogger(n).propagate for n in names]
-    yield
-    for (logger, level, handlers), prop in zip(saved, propagate, strict=True):
-        logger.setLevel(level)
-        logger.handlers[:] = handlers
-        logger.propagate = prop
-
-
 async def test_concepts_dictconfig_example_configures_per_library_supervisor_and_daemon(
     restore_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -62,12 +62,12 @@ def host_async_dispatcher(
         supervisor = Supervisor(clock=clock)
         host = SupervisorHost(supervisor)
         shutdown = anyio.Event()
-        with anyio.fail_at(deadline):
+        with anyio.fail_after(deadline - anyio.current_time()):
             dispatcher = await setup(supervisor)
         failure: Exception | None = None
         async with anyio.create_task_group() as tg:
             try:
-                with anyio.fail_at(deadline):
+                with anyio.fail_after(deadline - anyio.current_time()):
                     await host.start(tg)
             except Exception as exc:
                 # Raised plainly below, not wrapped in this task group's ExceptionGroup.

@@ -17,6 +17,7 @@ project's own ``anyio_backend`` fixture, which keeps its backends and options.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from collections.abc import Generator
 from typing import Any, Final
@@ -80,9 +81,7 @@ def _sim_backends(config: pytest.Config) -> list[str]:
     backends = _backends(config)
     if backends:
         return backends
-    import anyio
-
-    return [b for b in anyio.get_available_backends() if b in _KNOWN]
+    return [b for b in _KNOWN if importlib.util.find_spec(b) is not None]
 
 
 def _owned_elsewhere(config: pytest.Config, node: pytest.Item | pytest.Collector) -> bool:
