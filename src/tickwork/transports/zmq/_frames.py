@@ -1,8 +1,9 @@
-"""The wire format: one ZeroMQ message per frame, a kind byte, little-endian fields.
+"""The wire format (version 2): one ZeroMQ message per frame, a kind byte, little-endian.
 
 Sender -> receiver::
 
-    DATA      01 | epoch u64 | seq u64 | payload...
+    DATA      01 | epoch u64 | first seq u64 | msgpack array of bin: the payloads of
+                 seq first, first+1, ... (a batch: whatever was ready within credit)
     FIN       02 | epoch u64 | seq u64                  end of stream, sequenced like data
     PING      03 | epoch u64                            heartbeat
     WELCOME   04 | "tw" | version u8 | epoch u64 | sender session u64 | base u64 | window u64
@@ -16,6 +17,7 @@ Receiver -> sender::
                  done: the application came back for more after it (resend no more);
                  delivered: handed to the application
     CLOSE     13 | epoch u64                            the receiver closed
+    REFUSED   14 | epoch u64                            the receiver already has a sender
 
 An empty message is a connection probe (ZMQ_PROBE_ROUTER). ``epoch`` is the receiver
 session the sender greeted: frames carrying another epoch are left over from an earlier
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import struct
 from typing import Final
+
+import msgspec
 
 __all__ = [
     "ACK",
@@ -39,16 +43,20 @@ __all__ = [
     "HELLO",
     "MAGIC",
     "PING",
+    "REFUSED",
     "UNBOUNDED",
     "VERSION",
     "WELCOME",
     "Malformed",
+    "VersionMismatch",
     "kind_name",
     "pack_ack",
+    "pack_data",
     "pack_epoch_frame",
     "pack_hello",
     "pack_welcome",
     "unpack_ack",
+    "unpack_data",
     "unpack_epoch_frame",
     "unpack_hello",
     "unpack_seq_frame",
@@ -63,9 +71,10 @@ CLOSE_ACK: Final = 0x05
 HELLO: Final = 0x11
 ACK: Final = 0x12
 CLOSE: Final = 0x13
+REFUSED: Final = 0x14
 
 MAGIC: Final = b"tw"
-VERSION: Final = 1
+VERSION: Final = 2
 
 FLAG_WAITING: Final = 1
 FLAG_CLOSED: Final = 2
@@ -83,10 +92,11 @@ _KIND_NAMES: Final = {
     HELLO: "HELLO",
     ACK: "ACK",
     CLOSE: "CLOSE",
+    REFUSED: "REFUSED",
 }
 
 SEQ_HEAD: Final = struct.Struct("<BQQ")  # DATA, FIN
-EPOCH_FRAME: Final = struct.Struct("<BQ")  # PING, CLOSE_ACK, CLOSE
+EPOCH_FRAME: Final = struct.Struct("<BQ")  # PING, CLOSE_ACK, CLOSE, REFUSED
 _WELCOME: Final = struct.Struct("<B2sBQQQQ")
 _HELLO: Final = struct.Struct("<B2sBQQQQB")
 _ACK: Final = struct.Struct("<BQQQQB")
@@ -94,6 +104,10 @@ _ACK: Final = struct.Struct("<BQQQQB")
 
 class Malformed(Exception):
     """A frame that does not parse; the receiving endpoint turns it into a FrameError."""
+
+
+class VersionMismatch(Malformed):
+    """A handshake frame from a peer speaking another protocol version."""
 
 
 def kind_name(kind: int) -> str:
@@ -112,7 +126,7 @@ def _check_magic(magic: bytes, version: int, kind: int) -> None:
     if magic != MAGIC:
         raise Malformed(f"{kind_name(kind)} frame without the tickwork magic (got {magic!r})")
     if version != VERSION:
-        raise Malformed(
+        raise VersionMismatch(
             f"{kind_name(kind)} frame speaks protocol version {version}; this end speaks "
             f"{VERSION}: run the same tickwork version on both ends"
         )
@@ -188,3 +202,25 @@ def unpack_ack(frame: bytes) -> tuple[int, int, int, int, int]:
             f"ACK frame with done {done}, delivered {delivered}, limit {limit} out of order"
         )
     return epoch, done, delivered, limit, flags
+
+
+_batch_encoder: Final = msgspec.msgpack.Encoder()
+_batch_decoder: Final = msgspec.msgpack.Decoder(list[bytes])
+_DATA_HEAD_SIZE: Final = SEQ_HEAD.size
+
+
+def pack_data(epoch: int, first: int, payloads: list[bytes]) -> bytes:
+    """A DATA frame carrying ``payloads`` as seq ``first``, ``first + 1``, ..."""
+    return SEQ_HEAD.pack(DATA, epoch, first) + _batch_encoder.encode(payloads)
+
+
+def unpack_data(frame: bytes) -> tuple[int, int, list[bytes]]:
+    """``(epoch, first seq, payloads)`` of a DATA frame."""
+    epoch, first = unpack_seq_frame(frame)
+    try:
+        payloads = _batch_decoder.decode(memoryview(frame)[_DATA_HEAD_SIZE:])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise Malformed(f"DATA frame whose batch does not parse ({exc})") from None
+    if not payloads:
+        raise Malformed("DATA frame with an empty batch")
+    return epoch, first, payloads
