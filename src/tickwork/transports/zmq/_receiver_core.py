@@ -3,9 +3,11 @@
 Frames from the sender go to ``on_frame``; the application's calls to ``take()``
 (receive), ``park()`` / ``unpark()`` (a receive waits) and ``close()``. Items wait in
 ``buffer`` as ``(seq, payload)``; acknowledgements and greetings go to ``out``. It
-also enforces a single sender: a second sender's greeting is refused while the
-current one is still connected (the endpoint reports whether a frame to it could be
-routed). See docs/adr/0012-zmq-transport.md.
+also enforces a single sender (ADR 0030): a second sender is greeted with no credit
+and checked against the current one, which keeps the channel if it answers the check;
+the newcomer takes over when the current one's connection is gone (the endpoint reports
+the check as unroutable) or it stays silent for ``peer_timeout``. See
+docs/adr/0012-zmq-transport.md.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Final, final
 from ._core import CoreBase, Liveness, Peer
 from ._errors import FrameError
 from ._frames import (
+    CHECK,
     CLOSE,
     CLOSE_ACK,
     DATA,
@@ -25,16 +28,21 @@ from ._frames import (
     FLAG_CLOSED,
     FLAG_FIN,
     FLAG_WAITING,
+    HERE,
     PING,
-    REFUSED,
+    REFUSED_HAS_SENDER,
+    REFUSED_TAKEN_OVER,
     WELCOME,
     Malformed,
     kind_name,
     pack_ack,
     pack_epoch_frame,
     pack_hello,
+    pack_nonce_frame,
+    pack_refused,
     unpack_data,
     unpack_epoch_frame,
+    unpack_nonce_frame,
     unpack_seq_frame,
     unpack_welcome,
 )
@@ -63,9 +71,12 @@ class ReceiverCore(CoreBase):
     """The receiving end's protocol state; the endpoint feeds it and flushes ``out``."""
 
     __slots__ = (
+        "_check_nonce",
+        "_checking",
         "_contender",
+        "_contender_deadline",
         "_describe",
-        "_probe_failed",
+        "_old_unroutable",
         "ack_batch",
         "acks_sent",
         "buffer",
@@ -132,8 +143,14 @@ class ReceiverCore(CoreBase):
         self.close_acked: bool = False
         self.gone: bool = False
         self.waiting: bool = False
+        # A second sender's WELCOME (peer, session, base, window) while the current one is
+        # checked; the check's nonce; whether the check just went out and could not be
+        # routed; when (on the clock) the newcomer takes over if the check is not answered.
         self._contender: tuple[Peer, int, int, int] | None = None
-        self._probe_failed: bool = False
+        self._check_nonce: int = 0
+        self._checking: bool = False
+        self._old_unroutable: bool = False
+        self._contender_deadline: float | None = None
         self.received: int = 0
         self.delivered_count: int = 0
         self.duplicates: int = 0
@@ -207,24 +224,19 @@ class ReceiverCore(CoreBase):
     # -- inputs from the endpoint --------------------------------------------------------
 
     def on_send_failed(self, peer: Peer, frame: bytes) -> bool:
-        """A frame could not be routed; if it was the probe of the current sender, that
-        sender is gone and a contender may take over. Later frames still go."""
-        if self._contender is not None and peer == self.peer:
-            self._probe_failed = True
+        """A frame could not be routed; if it was the check of the current sender, that
+        sender's connection is gone and the newcomer takes over. Later frames still go."""
+        if self._checking and peer == self.peer and frame[0] == CHECK:
+            self._old_unroutable = True
         return False
 
     def after_flush(self) -> None:
-        """Settle a second sender's greeting: accept it if the current one is gone."""
-        contender = self._contender
-        if contender is None:
+        """The check of the current sender went out: if it could not, take the newcomer."""
+        if not self._checking:
             return
-        self._contender = None
-        peer, session, base, window = contender
-        if self._probe_failed:
-            self._on_welcome(peer, session, base, window)
-        else:
-            self.refused += 1
-            self.out.append((peer, pack_epoch_frame(REFUSED, self.session)))
+        self._checking = False
+        if self._old_unroutable and self._contender is not None:
+            self._take_over()
 
     def on_frame(self, peer: Peer, frame: bytes | None) -> bool:
         """Handle one frame from a sender; True if it came from the current one."""
@@ -285,13 +297,23 @@ class ReceiverCore(CoreBase):
                     and session != self.sender_session
                     and not self.gone
                 ):
-                    # Another sender. The current one keeps the channel unless it is gone:
-                    # probe it (an ACK, harmless) and decide in after_flush().
-                    self._contender = (peer, session, base, window)
-                    self._probe_failed = False
-                    self._send_ack(self.limit_adv)
+                    self._contend(peer, session, base, window)
                     return False
+                if self._contender is not None and peer == self._contender[0]:
+                    return False  # the newcomer greets again while the check runs
                 self._on_welcome(peer, session, base, window)
+                return True
+            if kind == HERE:
+                epoch, nonce = unpack_nonce_frame(frame)
+                if epoch != self.session or not self.welcomed:
+                    self._foreign(peer)
+                    return False
+                if peer != self.peer or self._contender is None or nonce != self._check_nonce:
+                    self.stale += 1  # an answer to a check already decided
+                    return peer == self.peer
+                # The current sender lives: it keeps the channel.
+                contender, self._contender = self._contender, None
+                self._refuse(contender[0], REFUSED_HAS_SENDER)
                 return True
             if kind == CLOSE_ACK:
                 if unpack_epoch_frame(frame) != self.session:
@@ -311,6 +333,11 @@ class ReceiverCore(CoreBase):
 
     def on_tick(self, now: float) -> None:
         """Heartbeat: repeat the ACK (or the greeting, or the CLOSE); check silence."""
+        if self._contender is not None:
+            if self._contender_deadline is None:
+                self._contender_deadline = now + self.live.timeout
+            elif now >= self._contender_deadline:
+                self._take_over()  # the current sender never answered the check
         if self.closed:
             if self.welcomed and not self.close_acked:
                 self._send_close(self.peer)
@@ -410,11 +437,17 @@ class ReceiverCore(CoreBase):
     def _send_hello(self, peer: Peer) -> None:
         if peer is None and self.bound:
             return
-        flags = (FLAG_WAITING if self.waiting else 0) | (FLAG_CLOSED if self.closed else 0)
+        flags = FLAG_CLOSED if self.closed else 0
+        window = self.window
+        if self.welcomed and self.bound and peer != self.peer:
+            # We have a sender: a newcomer gets no credit until it takes over (ADR 0030).
+            window = 0
+        elif self.waiting:
+            flags |= FLAG_WAITING
         # The cursor is what the application is done with: an item it still holds stays
         # in the sender's buffer until it asks for the next one.
         self.out.append(
-            (peer, pack_hello(self.session, self.sender_session, self.done, self.window, flags))
+            (peer, pack_hello(self.session, self.sender_session, self.done, window, flags))
         )
 
     def _reject(self, peer: Peer, reason: str) -> None:
@@ -435,7 +468,43 @@ class ReceiverCore(CoreBase):
             self.hello_peer = peer
             self._send_hello(peer)
 
-    def _on_welcome(self, peer: Peer, session: int, base: int, window: int) -> None:
+    def _contend(self, peer: Peer, session: int, base: int, window: int) -> None:
+        """A second sender greeted: check the current one before deciding (ADR 0030)."""
+        if self._contender is not None:
+            if peer != self._contender[0]:
+                self._refuse(peer, REFUSED_HAS_SENDER)  # one newcomer at a time
+            return
+        self._contender = (peer, session, base, window)
+        if self.live.state == "silent":
+            self._take_over()  # the current sender has said nothing for peer_timeout
+            return
+        self._contender_deadline = None
+        self._check_nonce += 1
+        self._checking = True
+        self._old_unroutable = False
+        self.out.append((self.peer, pack_nonce_frame(CHECK, self.session, self._check_nonce)))
+
+    def _refuse(self, peer: Peer, reason: int) -> None:
+        self.refused += 1
+        self.out.append((peer, pack_refused(self.session, reason)))
+
+    def _take_over(self) -> None:
+        """The newcomer becomes the sender; the old one is told, in case it still lives."""
+        contender, self._contender = self._contender, None
+        assert contender is not None
+        peer, session, base, window = contender
+        self.out.append((self.peer, pack_refused(self.session, REFUSED_TAKEN_OVER)))
+        self._on_welcome(peer, session, base, window, grant=False)
+        # Its first greeting offered no credit, and a FIN it sent meanwhile was dropped:
+        # greet it again, so it answers WELCOME and sends everything after ``base``.
+        self._send_hello(peer)
+
+    def _on_welcome(
+        self, peer: Peer, session: int, base: int, window: int, *, grant: bool = True
+    ) -> None:
+        switched = self.welcomed and peer != self.peer
+        if not self.welcomed or switched or session != self.sender_session:
+            self.handshakes += 1
         self.peer = peer
         if session != self.sender_session:
             # A new sending process: a fresh sequence space.
@@ -450,13 +519,15 @@ class ReceiverCore(CoreBase):
         self.effective = min(self.window, window)
         self.ack_batch = max(1, min(self.effective // 4, MAX_ACK_BATCH))
         self.welcomed = True
-        self.handshakes += 1
         self.limit_adv = base + (self.effective if self.effective else 0)
         self.done_adv = base
         self.mark_changed()
         if self.closed:
             self._send_close(peer)
-        elif self.waiting:
+            return
+        if switched and grant:
+            self._send_ack(self.limit_adv)  # its HELLO offered no credit: grant it now
+        if self.waiting:
             self._maybe_ack(waiting=True)
 
     def _send_close(self, peer: Peer) -> None:

@@ -14,6 +14,7 @@ from typing import Final, final
 from ._core import CoreBase, Liveness, Peer, logger
 from ._frames import (
     ACK,
+    CHECK,
     CLOSE,
     CLOSE_ACK,
     DATA,
@@ -22,18 +23,23 @@ from ._frames import (
     FLAG_FIN,
     FLAG_WAITING,
     HELLO,
+    HERE,
     PING,
     REFUSED,
+    REFUSED_HAS_SENDER,
     SEQ_HEAD,
     Malformed,
     VersionMismatch,
     kind_name,
     pack_data,
     pack_epoch_frame,
+    pack_nonce_frame,
     pack_welcome,
     unpack_ack,
     unpack_epoch_frame,
     unpack_hello,
+    unpack_nonce_frame,
+    unpack_refused,
 )
 
 __all__ = ["MAX_BATCH", "SenderCore"]
@@ -233,19 +239,27 @@ class SenderCore(CoreBase):
                 session, cursor_session, cursor_seq, window, flags = unpack_hello(frame)
                 self._on_hello(peer, session, cursor_session, cursor_seq, window, flags)
                 return True
-            if kind in (CLOSE, REFUSED):
+            if kind == CLOSE:
                 epoch = unpack_epoch_frame(frame)
                 if epoch != self.epoch:
                     self.stale += 1
                     return False
-                if kind == CLOSE:
-                    self._on_peer_closed(peer, epoch)
-                else:
-                    self.on_refused(
-                        f"the receiver at {self.endpoint} already has a sender: a ZeroMQ "
-                        "channel takes one sender (SPSC); close the other sender or open "
-                        "another receiver for this one"
-                    )
+                self._on_peer_closed(peer, epoch)
+                return True
+            if kind == CHECK:
+                # Another sender greeted our receiver: say we are still here (ADR 0030).
+                epoch, nonce = unpack_nonce_frame(frame)
+                if epoch != self.epoch:
+                    self.stale += 1
+                    return False
+                self.out.append((peer, pack_nonce_frame(HERE, epoch, nonce)))
+                return True
+            if kind == REFUSED:
+                epoch, reason = unpack_refused(frame)
+                if epoch != self.epoch:
+                    self.stale += 1
+                    return False
+                self.on_refused(self._refusal(reason))
                 return True
             raise Malformed(f"{kind_name(kind)} frame sent to a sender")
         except VersionMismatch as exc:
@@ -276,6 +290,18 @@ class SenderCore(CoreBase):
         )
 
     # -- protocol -------------------------------------------------------------------------
+
+    def _refusal(self, reason: int) -> str:
+        if reason == REFUSED_HAS_SENDER:
+            return (
+                f"the receiver at {self.endpoint} already has a sender: a ZeroMQ channel "
+                "takes one sender (SPSC); close the other sender or open another receiver "
+                "for this one"
+            )
+        return (
+            f"the receiver at {self.endpoint} took another sender: this one did not answer "
+            "its check within the receiver's peer_timeout (was this process stalled?)"
+        )
 
     def _reject(self, peer: Peer, reason: str) -> None:
         self.rejected += 1
