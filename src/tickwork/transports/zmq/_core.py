@@ -4,8 +4,8 @@ A core is a pure state machine. Its inputs are decoded frames, application calls
 the current time as a number; its outputs are frames in ``out`` (for the endpoint to
 hand to its ``Wire``) and state the endpoint reads after each input (``changed``: wake
 parked callers; ``failure``: a terminal error for the application). No sockets, no
-anyio, no clock object: tests drive the cores directly (tests/transports/
-test_zmq_core.py) and the endpoints only move bytes.
+anyio, no clock object: tests can drive the cores directly, and the endpoints only
+move bytes.
 """
 
 from __future__ import annotations

@@ -13,12 +13,16 @@ new connections from ``ZMQ_PROBE_ROUTER`` probes); the connecting end is a DEALE
 
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import Callable
 from typing import Final, Protocol, cast, final
 
 import anyio
 import zmq
 import zmq.utils.monitor
+
+from tickwork import WallClock
 
 from ._core import Peer
 from ._curve import CurveClient, CurveServer, ZapRegistration
@@ -163,6 +167,7 @@ class ZmqWire:
             verb = "bind to" if bind else "connect to"
             with map_exceptions(ZMQ_EXCEPTIONS, f"cannot {verb} {address!r}"):
                 if bind:
+                    _check_ipc_free(address)
                     sock.bind(_wildcard_port(address))
                     endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
                     self._endpoint = (
@@ -290,9 +295,60 @@ class ZmqWire:
             self._sock.disable_monitor()
             self._monitor.close(0)
         self._sock.close(0)
+        path = _ipc_path(self._endpoint) if self._bound else None
+        if path is not None:
+            # libzmq closes the listener in its I/O thread, a moment later: wait for it,
+            # so that binding the path again right after this is not refused as in use.
+            clock = WallClock()
+            for _ in range(_IPC_RELEASE_TRIES):
+                if not _ipc_listening(path):
+                    break
+                await clock.sleep(_IPC_RELEASE_WAIT)
         zap, self._zap = self._zap, None
         if zap is not None:
             await zap.release()
+
+
+_IPC: Final = "ipc://"
+
+
+_IPC_RELEASE_WAIT: Final = 0.002
+"""Seconds between looks while libzmq's I/O thread closes a closed socket's ipc listener."""
+
+_IPC_RELEASE_TRIES: Final = 50
+"""Looks before closing gives up waiting (0.1 s; it takes microseconds normally)."""
+
+
+def _ipc_path(address: str) -> str | None:
+    """The file of an ``ipc://`` address; None for other transports and abstract names."""
+    if not address.startswith(_IPC) or address.startswith(_IPC + "@"):
+        return None
+    return address[len(_IPC) :]
+
+
+def _ipc_listening(path: str) -> bool:
+    """Whether a live socket accepts connections on ``path`` (never blocks)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        probe.connect(path)
+    except OSError as exc:
+        return exc.errno == errno.EAGAIN  # a full backlog: someone listens
+    finally:
+        probe.close()
+    return True
+
+
+def _check_ipc_free(address: str) -> None:
+    """Refuse to bind an ipc:// path another live socket listens on.
+
+    libzmq unlinks an existing socket file and binds anyway, so a second binder would
+    silently take every new connection from the first. A file nobody listens on (left by
+    a killed process) is fine: connecting to it is refused at once.
+    """
+    path = _ipc_path(address)
+    if path is not None and _ipc_listening(path):
+        raise zmq.ZMQError(errno.EADDRINUSE)
 
 
 def _wildcard_port(address: str) -> str:
