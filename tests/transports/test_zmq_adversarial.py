@@ -32,7 +32,7 @@ async def cancel_after(scope: anyio.CancelScope, checkpoints: int) -> None:
 
 @pytest.mark.parametrize("maxsize", [0, 4])
 async def test_cancelled_sends_and_receives_lose_and_double_nothing(maxsize: int) -> None:
-    total = 300
+    total = 200
     rng = random.Random(SEED + maxsize)
     serde: MsgpackSerde[int] = MsgpackSerde(int)
     got: list[int] = []
