@@ -47,9 +47,10 @@ async def test_payload_failing_validation_raises_frame_error_and_the_next_item_a
 # Junk a hostile or broken peer might send on an established connection.
 junk_frames = st.one_of(
     st.binary(min_size=1, max_size=64),  # anything at all
-    st.tuples(st.sampled_from([0x01, 0x02, 0x03, 0x04, 0x05, 0x11, 0x12, 0x13]), st.binary()).map(
-        lambda t: bytes([t[0]]) + t[1]
-    ),  # a known kind with a wrong body
+    st.tuples(
+        st.sampled_from([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x11, 0x12, 0x13, 0x14, 0x15]),
+        st.binary(),
+    ).map(lambda t: bytes([t[0]]) + t[1]),  # a known kind with a wrong body
 )
 payload_junk = st.binary(max_size=64).map(lambda b: ("payload", b))
 script = st.lists(

@@ -8,7 +8,7 @@ import pytest
 from tickwork import ChannelClosed, EndOfStream, SimClock
 from tickwork.transports.zmq import PeerState, open_zmq_receive, open_zmq_send
 
-from .wire import ACK, EPOCH, HELLO, RawPeer
+from .wire import ACK, EPOCH, HELLO, VERSION, RawPeer
 
 
 async def test_receiver_with_no_sender_gives_up_after_the_configured_time() -> None:
@@ -59,7 +59,7 @@ async def test_sender_reports_silence_recovery_and_gives_up() -> None:
         ) as tx:
             with anyio.fail_after(10):
                 assert await fake.recv() == b""  # the sender's connection probe
-                fake.send(HELLO.pack(0x11, b"tw", 1, 777, 0, 0, 4, 0))
+                fake.send(HELLO.pack(0x11, b"tw", VERSION, 777, 0, 0, 4, 0))
                 await tx.wait_peer()
             assert states == ["up"]
             await clock.advance(3.5)
@@ -91,7 +91,7 @@ async def test_heartbeats_keep_an_idle_channel_up() -> None:
                 epoch = HELLO.unpack(hello)[3]
                 from .wire import WELCOME
 
-                fake.send(WELCOME.pack(0x04, b"tw", 1, epoch, 99, 0, 8))
+                fake.send(WELCOME.pack(0x04, b"tw", VERSION, epoch, 99, 0, 8))
                 await rx.wait_peer()
             for _ in range(6):
                 # The receiver's heartbeat (an ACK) goes out each second; the fake

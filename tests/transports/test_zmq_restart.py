@@ -23,13 +23,21 @@ CHILD = pathlib.Path(__file__).with_name("zmq_child.py")
 @dataclass
 class Run:
     received: list[int] = field(default_factory=list[int])
+    per_incarnation: list[list[int]] = field(default_factory=list[list[int]])
     cursor: tuple[str, str] | None = None
     incarnations: int = 0
     resent: int = 0
 
 
 async def run_with_kills(
-    backend: str, address: str, *, sender_binds: bool, total: int, kills: int, maxsize: int = 64
+    backend: str,
+    address: str,
+    *,
+    sender_binds: bool,
+    total: int,
+    kills: int,
+    maxsize: int = 64,
+    resume: bool = True,
 ) -> Run:
     run = Run()
     thresholds = [total * (k + 1) // (kills + 1) for k in range(kills)]
@@ -53,10 +61,12 @@ async def run_with_kills(
                     "0" if sender_binds else "1",
                     str(maxsize),
                     backend,
-                    *(run.cursor or ()),
+                    *((run.cursor or ()) if resume else ()),
                 ]
                 kill_at = thresholds[run.incarnations] if run.incarnations < kills else None
                 run.incarnations += 1
+                mine: list[int] = []
+                run.per_incarnation.append(mine)
                 finished = False
                 async with await anyio.open_process(
                     cmd, stdin=subprocess.DEVNULL, stderr=None
@@ -72,6 +82,7 @@ async def run_with_kills(
                                 continue
                             item, session, seq = line.decode().split()
                             run.received.append(int(item))
+                            mine.append(int(item))
                             run.cursor = (session, seq)
                         if not killed and kill_at is not None and len(run.received) >= kill_at:
                             proc.kill()  # SIGKILL
@@ -106,6 +117,33 @@ async def test_receiver_sigkilled_and_restarted(
             anyio_backend, address, sender_binds=transport == "tcp", total=total, kills=kills
         )
     check(run, total, kills)
+
+
+async def test_without_a_cursor_a_restart_redelivers_at_most_maxsize_plus_one(
+    anyio_backend: str,
+) -> None:
+    # docs/zmq.md (Limits): without resume=, what the killed receiver had been given and
+    # the sender had not yet seen acknowledged comes again: at most maxsize + 1 items.
+    total, kills, maxsize = 600, 1, 16
+    with anyio.fail_after(40):
+        run = await run_with_kills(
+            anyio_backend,
+            "tcp://127.0.0.1:0",
+            sender_binds=True,
+            total=total,
+            kills=kills,
+            maxsize=maxsize,
+            resume=False,
+        )
+    seen: set[int] = set()
+    first_seen: list[int] = []
+    for items in run.per_incarnation:
+        again = [item for item in items if item in seen]
+        assert len(again) <= maxsize + 1, f"{len(again)} redelivered after a restart"
+        assert items[: len(again)] == again, "redelivered items come first, in order"
+        first_seen += [item for item in items if item not in seen]
+        seen.update(items)
+    assert first_seen == list(range(total)), "lost or reordered"
 
 
 @pytest.mark.slow

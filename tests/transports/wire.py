@@ -1,4 +1,4 @@
-"""A raw ZeroMQ peer for tests: speaks the documented wire format by hand (ADR 0012).
+"""A raw ZeroMQ peer for tests: speaks the documented wire format (version 2) by hand.
 
 Independent of the transport's own frame code on purpose, so the tests check the
 format as documented. Non-blocking sockets plus ``anyio.wait_readable`` on ZMQ_FD,
@@ -11,6 +11,7 @@ import struct
 from typing import Any, Final, cast
 
 import anyio
+import msgspec
 import zmq
 
 DATA_HEAD: Final = struct.Struct("<BQQ")
@@ -18,6 +19,7 @@ EPOCH: Final = struct.Struct("<BQ")
 WELCOME: Final = struct.Struct("<B2sBQQQQ")
 HELLO: Final = struct.Struct("<B2sBQQQQB")
 ACK: Final = struct.Struct("<BQQQQB")
+VERSION: Final = 2
 
 
 class RawPeer:
@@ -77,10 +79,11 @@ async def greet_as_sender(raw: RawPeer, *, session: int = 12345, window: int = 1
         if frame and frame[0] == 0x11:
             break
     _, magic, version, epoch, *_ = HELLO.unpack(frame)
-    assert (magic, version) == (b"tw", 1)
-    raw.send(WELCOME.pack(0x04, b"tw", 1, epoch, session, 0, window))
+    assert (magic, version) == (b"tw", VERSION)
+    raw.send(WELCOME.pack(0x04, b"tw", VERSION, epoch, session, 0, window))
     return epoch
 
 
-def data(epoch: int, seq: int, payload: bytes) -> bytes:
-    return DATA_HEAD.pack(0x01, epoch, seq) + payload
+def data(epoch: int, seq: int, *payloads: bytes) -> bytes:
+    """A DATA frame: the header, then the payloads as a msgpack array of bin."""
+    return DATA_HEAD.pack(0x01, epoch, seq) + msgspec.msgpack.encode(list(payloads))

@@ -18,8 +18,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, final
 
+import anyio
+import anyio.to_thread
 import zmq
 import zmq.auth.thread
+
+from tickwork import WallClock
+
+from ._errors import TransportError
 
 __all__ = ["CurveClient", "CurveServer", "ZapRegistration", "curve_keypair", "register_zap"]
 
@@ -108,21 +114,28 @@ class _Zap:
         self.auth = zmq.auth.thread.ThreadAuthenticator(context)
         self.lists = _AllowLists()
         self.users = 0
-        for attempt in range(_ZAP_REBIND_TRIES):
-            try:
-                self.auth.start()
-                return
-            except zmq.ZMQError as exc:
-                # The previous authenticator of this context closed its ZAP socket, but
-                # libzmq frees the inproc address in its reaper thread, a moment later.
-                self.auth.stop()
-                if exc.errno != zmq.EADDRINUSE or attempt == _ZAP_REBIND_TRIES - 1:
-                    raise
-                threading.Event().wait(_ZAP_REBIND_WAIT)
+        self.started = False
+
+    def try_start(self) -> bool:
+        """Start the authenticator thread (blocks until it runs: call it in a worker).
+
+        False while the previous authenticator's ZAP address is still taken: the old
+        socket is closed, but libzmq frees the inproc address in its reaper thread, a
+        moment later.
+        """
+        try:
+            self.auth.start()
+        except zmq.ZMQError as exc:
+            self.auth.stop()
+            if exc.errno != zmq.EADDRINUSE:
+                raise
+            return False
+        self.started = True
+        return True
 
 
 _registry: dict[int, _Zap] = {}
-_registry_lock = threading.Lock()
+_registry_lock = threading.Lock()  # held for dict updates only, never across an await
 _domains = itertools.count(1)
 
 
@@ -136,29 +149,56 @@ class ZapRegistration:
         self._context_id = context_id
         self.domain = domain
 
-    def release(self) -> None:
-        """Forget this socket's allow-list; stop the authenticator with the last one."""
+    async def release(self) -> None:
+        """Forget this socket's allow-list; stop the authenticator with the last one.
+
+        Stopping joins the authenticator's thread, so it runs in a worker thread.
+        """
         with _registry_lock:
             zap = _registry.get(self._context_id)
             if zap is None:
                 return
             zap.lists.domains.pop(self.domain, None)
             zap.users -= 1
-            if zap.users == 0:
+            last = zap.users == 0
+            if last:
                 del _registry[self._context_id]
-                zap.auth.stop()
+        if last:
+            await anyio.to_thread.run_sync(zap.auth.stop)
 
 
-def register_zap(
+async def register_zap(
     context: zmq.Context[zmq.Socket[bytes]], allowed: frozenset[bytes]
 ) -> ZapRegistration:
-    """Make sure ``context`` has a ZAP handler; give the caller a domain with ``allowed``."""
+    """Make sure ``context`` has a ZAP handler; give the caller a domain with ``allowed``.
+
+    Nothing here blocks the event loop: the authenticator thread starts in a worker
+    thread, and a still-taken ZAP address is retried on the (wall) clock.
+    """
     with _registry_lock:
         zap = _registry.get(id(context))
+        owner = zap is None
         if zap is None:
             zap = _registry[id(context)] = _Zap(context)
+        zap.users += 1
         domain = f"tickwork-{next(_domains)}"
         zap.lists.domains[domain] = allowed
+    registration = ZapRegistration(id(context), domain)
+    try:
+        clock = WallClock()
+        for _ in range(_ZAP_REBIND_TRIES):
+            if zap.started or (owner and await anyio.to_thread.run_sync(zap.try_start)):
+                break
+            # The ZAP address is still taken, or another task is starting this one.
+            await clock.sleep(_ZAP_REBIND_WAIT)
+        else:
+            raise TransportError(
+                "cannot start the CURVE authenticator: the ZAP address stayed in use for "
+                f"{_ZAP_REBIND_TRIES * _ZAP_REBIND_WAIT:.0f} s"
+            )
         zap.auth.configure_curve_callback(domain, credentials_provider=zap.lists)
-        zap.users += 1
-        return ZapRegistration(id(context), domain)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await registration.release()
+        raise
+    return registration

@@ -142,8 +142,8 @@ class MemoryWire:
         finally:
             self._wake = None
 
-    async def wait_connected(self) -> None:
-        """Return after each (re)connection of a connecting end."""
+    async def wait_connected(self) -> str | None:
+        """Return (None: nothing refuses here) after each (re)connection of a connecting end."""
         if self._bound:
             await anyio.sleep_forever()
         while not self._connected:
@@ -153,6 +153,7 @@ class MemoryWire:
             finally:
                 self._signal = None
         self._connected -= 1
+        return None
 
     def describe(self, peer: bytes | None) -> str:
         """The peer's name in messages."""
@@ -160,7 +161,7 @@ class MemoryWire:
             return f"the peer at {self._endpoint}"
         return f"peer {peer.hex()} on {self._endpoint}"
 
-    def close(self, linger_ms: int) -> None:
+    async def aclose(self) -> None:
         """Disconnect; a binder's connectors will reconnect to the next binder."""
         if self._closed:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Final, TypeVar, cast, overload
@@ -13,12 +14,15 @@ from tickwork import Channel, Clock, WallClock
 from tickwork._internals import construct
 from tickwork._validate import check_seconds
 
-from ._curve import CurveClient, CurveServer
+from ._core import Liveness
+from ._curve import CurveClient, CurveServer, register_zap
 from ._frames import UNBOUNDED
-from ._link import Liveness, Opening, window_of
+from ._link import Opening, window_of
 from ._memory import SCHEME, MemoryWire
 from ._receive import ZmqReceiveStream
+from ._receiver_core import ReceiverCore
 from ._send import ZmqSendStream
+from ._sender_core import SenderCore
 from ._serde import MsgpackSerde, Serde
 from ._socket import MIN_HWM, Wire, ZmqWire
 from ._stats import Cursor, PeerState
@@ -31,6 +35,13 @@ PEER_TIMEOUT_HEARTBEATS: Final = 3
 """Default ``peer_timeout``: this many heartbeat intervals without a word."""
 
 StateCallback = Callable[[PeerState], object]
+
+_SESSION_BITS: Final = 63
+"""Session ids are random 63-bit numbers (odd, so never 0)."""
+
+
+def _session() -> int:
+    return random.getrandbits(_SESSION_BITS) | 1
 
 
 def _check_maxsize(maxsize: object) -> float:
@@ -73,7 +84,7 @@ def _liveness(
     peer_timeout: float | None,
     give_up_after: float | None,
     on_peer_state: StateCallback | None,
-) -> tuple[Callable[[], Liveness], float]:
+) -> tuple[Clock, Callable[[float], Liveness], float]:
     """Check the timing arguments now; build the tracker when the endpoint opens."""
     interval = check_seconds(heartbeat_interval, "heartbeat_interval", strict=True)
     timeout = (
@@ -88,7 +99,11 @@ def _liveness(
         raise TypeError(f"on_peer_state must be callable, got {on_peer_state!r}")
     the_clock = clock if clock is not None else WallClock()
     the_timeout = timeout if timeout is not None else PEER_TIMEOUT_HEARTBEATS * interval
-    return lambda: Liveness(the_clock, the_timeout, give_up, on_peer_state), interval
+    return (
+        the_clock,
+        lambda now: Liveness(now, the_timeout, give_up, on_peer_state),
+        interval,
+    )
 
 
 def _default_context() -> zmq.Context[Any]:
@@ -99,7 +114,7 @@ def _is_cursor(value: object) -> bool:
     return value is None or isinstance(value, Cursor)
 
 
-def _wire(
+async def _wire(
     context: zmq.Context[Any],
     address: str,
     *,
@@ -111,7 +126,15 @@ def _wire(
         if curve is not None:
             raise ValueError(f"{address!r}: memory:// links are in-process; CURVE does not apply")
         return MemoryWire(address, bind=bind)
-    return ZmqWire(context, address, bind=bind, hwm=_hwm(window), curve=curve)
+    zap = None
+    if isinstance(curve, CurveServer):
+        zap = await register_zap(context, curve.allowed_clients)
+    try:
+        return ZmqWire(context, address, bind=bind, hwm=_hwm(window), curve=curve, zap=zap)
+    except BaseException:
+        if zap is not None:
+            await zap.release()
+        raise
 
 
 def _hwm(window: int) -> int:
@@ -180,23 +203,31 @@ def open_zmq_send(
     """
     max_items = _check_maxsize(maxsize)
     _check_common(address, linger_ms, context, curve, serde)
-    live, interval = _liveness(
+    the_clock, live, interval = _liveness(
         clock, heartbeat_interval, peer_timeout, give_up_after, on_peer_state
     )
     window = window_of(max_items)
     codec: Serde[Any] = serde if serde is not None else MsgpackSerde()
     ctx: zmq.Context[Any] = context if context is not None else _default_context()
 
-    def build() -> ZmqSendStream[Any]:
-        wire = _wire(ctx, address, bind=bool(bind), window=window, curve=curve)
+    async def build() -> ZmqSendStream[Any]:
+        wire = await _wire(ctx, address, bind=bool(bind), window=window, curve=curve)
+        core = SenderCore(
+            bound=wire.bound,
+            live=live(the_clock.now()),
+            endpoint=wire.endpoint,
+            window=window,
+            unbounded=math.isinf(max_items),
+            session=_session(),
+        )
         stream: ZmqSendStream[Any] = construct(
             ZmqSendStream[Any],
             wire=wire,
+            core=core,
+            clock=the_clock,
             serde=codec,
-            live=live(),
             heartbeat_interval=interval,
             maxsize=max_items,
-            window=window,
         )
         return stream
 
@@ -267,24 +298,31 @@ def open_zmq_receive(
     _check_common(address, linger_ms, context, curve, serde)
     if not _is_cursor(resume):
         raise TypeError(f"resume must be a Cursor or None, not {type(resume).__name__}")
-    live, interval = _liveness(
+    the_clock, live, interval = _liveness(
         clock, heartbeat_interval, peer_timeout, give_up_after, on_peer_state
     )
     window = window_of(max_items)
     codec: Serde[Any] = serde if serde is not None else MsgpackSerde()
     ctx: zmq.Context[Any] = context if context is not None else _default_context()
 
-    def build() -> ZmqReceiveStream[Any]:
-        wire = _wire(ctx, address, bind=bool(bind), window=window, curve=curve)
+    async def build() -> ZmqReceiveStream[Any]:
+        wire = await _wire(ctx, address, bind=bool(bind), window=window, curve=curve)
+        core = ReceiverCore(
+            bound=wire.bound,
+            live=live(the_clock.now()),
+            window=window,
+            session=_session(),
+            resume=resume,
+            describe=wire.describe,
+        )
         stream: ZmqReceiveStream[Any] = construct(
             ZmqReceiveStream[Any],
             wire=wire,
+            core=core,
+            clock=the_clock,
             serde=codec,
-            live=live(),
             heartbeat_interval=interval,
             maxsize=max_items,
-            window=window,
-            resume=resume,
         )
         return stream
 

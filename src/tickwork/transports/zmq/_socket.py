@@ -13,13 +13,19 @@ new connections from ``ZMQ_PROBE_ROUTER`` probes); the connecting end is a DEALE
 
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import Callable
 from typing import Final, Protocol, cast, final
 
 import anyio
 import zmq
+import zmq.utils.monitor
 
-from ._curve import CurveClient, CurveServer, ZapRegistration, register_zap
+from tickwork import WallClock
+
+from ._core import Peer
+from ._curve import CurveClient, CurveServer, ZapRegistration
 from ._errors import ZMQ_EXCEPTIONS, map_exceptions
 
 __all__ = ["Wire", "ZmqWire"]
@@ -37,8 +43,12 @@ RECONNECT_IVL_MS: Final = 20
 RECONNECT_IVL_MAX_MS: Final = 200
 MIN_HWM: Final = 1000
 
-Peer = bytes | None
-"""A routing id on the binding (ROUTER) end; None on the connecting (DEALER) end."""
+_HANDSHAKE_FAILED: Final = (
+    int(zmq.EVENT_HANDSHAKE_FAILED_AUTH)
+    | int(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
+    | int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+)
+_MONITORED: Final = int(zmq.EVENT_HANDSHAKE_SUCCEEDED) | _HANDSHAKE_FAILED
 
 
 class Wire(Protocol):
@@ -74,16 +84,19 @@ class Wire(Protocol):
         """Wait until the socket's state may have changed; callers re-check after."""
         ...
 
-    async def wait_connected(self) -> None:
-        """Return after each completed connection handshake (connecting end only)."""
+    async def wait_connected(self) -> str | None:
+        """Return after each connection handshake (connecting end only).
+
+        None when it succeeded; why, when the peer refused it (CURVE authentication).
+        """
         ...
 
     def describe(self, peer: Peer) -> str:
         """A peer's name for messages: the address and, when bound, its routing id."""
         ...
 
-    def close(self, linger_ms: int) -> None:
-        """Close the socket, giving queued frames ``linger_ms`` to leave."""
+    async def aclose(self) -> None:
+        """Close the socket (queued frames are dropped: the protocol resends)."""
         ...
 
 
@@ -94,6 +107,7 @@ class ZmqWire:
     __slots__ = (
         "_bound",
         "_closed",
+        "_curve",
         "_endpoint",
         "_fd",
         "_getsockopt",
@@ -113,10 +127,13 @@ class ZmqWire:
         bind: bool,
         hwm: int,
         curve: CurveServer | CurveClient | None,
+        zap: ZapRegistration | None,
     ) -> None:
+        """Open the socket; a CURVE server brings its ZAP registration (``register_zap``)."""
         self._bound = bind
         self._closed = False
-        self._zap: ZapRegistration | None = None
+        self._curve = curve is not None
+        self._zap: ZapRegistration | None = zap
         with map_exceptions(ZMQ_EXCEPTIONS, f"cannot open a ZeroMQ socket for {address!r}"):
             sock: zmq.Socket[bytes] = context.socket(zmq.ROUTER if bind else zmq.DEALER)
         try:
@@ -130,8 +147,8 @@ class ZmqWire:
                     sock.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
                     sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
                 if isinstance(curve, CurveServer):
-                    self._zap = register_zap(context, curve.allowed_clients)
-                    sock.setsockopt(zmq.ZAP_DOMAIN, self._zap.domain.encode())
+                    assert zap is not None, "a CURVE server socket needs its ZAP registration"
+                    sock.setsockopt(zmq.ZAP_DOMAIN, zap.domain.encode())
                     sock.setsockopt(zmq.CURVE_SERVER, 1)
                     sock.setsockopt(zmq.CURVE_SECRETKEY, curve.secret_key)
                 elif isinstance(curve, CurveClient):
@@ -140,9 +157,9 @@ class ZmqWire:
                     sock.setsockopt(zmq.CURVE_SECRETKEY, curve.secret_key)
                 # A DEALER says nothing when it reconnects (ZMQ_PROBE_ROUTER only probes the
                 # first connection), so watch its handshakes (from before the first one)
-                # and probe on each.
+                # and probe on each; a failed one tells a refused CURVE client why.
                 self._monitor: zmq.Socket[bytes] | None = (
-                    None if bind else sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+                    None if bind else sock.get_monitor_socket(_MONITORED)
                 )
                 self._monitor_fd: int = (
                     -1 if self._monitor is None else self._monitor.getsockopt(zmq.FD)  # pyright: ignore[reportAttributeAccessIssue]
@@ -150,6 +167,7 @@ class ZmqWire:
             verb = "bind to" if bind else "connect to"
             with map_exceptions(ZMQ_EXCEPTIONS, f"cannot {verb} {address!r}"):
                 if bind:
+                    _check_ipc_free(address)
                     sock.bind(_wildcard_port(address))
                     endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
                     self._endpoint = (
@@ -164,8 +182,6 @@ class ZmqWire:
             if monitor is not None:
                 monitor.close(0)
             sock.close(0)
-            if self._zap is not None:
-                self._zap.release()
             raise
         self._sock = sock
         # The backend's methods directly: pyzmq's Python-level wrappers convert every
@@ -230,20 +246,39 @@ class ZmqWire:
         """Wait for ZMQ_FD to signal; callers re-check ``readable()`` afterwards."""
         await anyio.wait_readable(self._fd)
 
-    async def wait_connected(self) -> None:
-        """Return after each completed connection handshake (connecting end only)."""
+    async def wait_connected(self) -> str | None:
+        """After each connection handshake: None, or why the peer refused it."""
         monitor = self._monitor
         if monitor is None:
             await anyio.sleep_forever()
-            return
+            return None
         while True:
             while cast(int, monitor.getsockopt(_EVENTS)) & _POLLIN:
                 try:
-                    monitor.recv_multipart(_NOBLOCK)
+                    message = monitor.recv_multipart(_NOBLOCK)
                 except zmq.Again:
                     break
-                return
+                event = int(zmq.utils.monitor.parse_monitor_message(message)["event"])
+                if not event & _HANDSHAKE_FAILED:
+                    return None
+                refused = self._refusal(event)
+                if refused is not None:
+                    return refused
             await anyio.wait_readable(self._monitor_fd)
+
+    def _refusal(self, event: int) -> str | None:
+        if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            return (
+                f"authentication failed: the CURVE server at {self._endpoint} refused this "
+                "end's key (add its public key to the server's allowed_clients)"
+            )
+        if self._curve:
+            return (
+                f"the CURVE handshake with {self._endpoint} failed (libzmq event "
+                f"{zmq.Event(event).name}): give both ends CURVE, with the server's public key "
+                "on the client"
+            )
+        return None  # without CURVE, a failed handshake is a passing fault: reconnect
 
     def describe(self, peer: Peer) -> str:
         """``tcp://127.0.0.1:5555 (peer 0080000001)`` or the connected address."""
@@ -251,18 +286,69 @@ class ZmqWire:
             return f"the peer at {self._endpoint}"
         return f"peer {peer.hex()} on {self._endpoint}"
 
-    def close(self, linger_ms: int) -> None:
-        """Close the socket; ``linger_ms`` bounds how long queued frames may take to leave."""
+    async def aclose(self) -> None:
+        """Close the socket (and release the ZAP registration, off the event loop)."""
         if self._closed:
             return
         self._closed = True
         if self._monitor is not None:
             self._sock.disable_monitor()
             self._monitor.close(0)
-        self._sock.close(linger_ms)
-        if self._zap is not None:
-            self._zap.release()
-            self._zap = None
+        self._sock.close(0)
+        path = _ipc_path(self._endpoint) if self._bound else None
+        if path is not None:
+            # libzmq closes the listener in its I/O thread, a moment later: wait for it,
+            # so that binding the path again right after this is not refused as in use.
+            clock = WallClock()
+            for _ in range(_IPC_RELEASE_TRIES):
+                if not _ipc_listening(path):
+                    break
+                await clock.sleep(_IPC_RELEASE_WAIT)
+        zap, self._zap = self._zap, None
+        if zap is not None:
+            await zap.release()
+
+
+_IPC: Final = "ipc://"
+
+
+_IPC_RELEASE_WAIT: Final = 0.002
+"""Seconds between looks while libzmq's I/O thread closes a closed socket's ipc listener."""
+
+_IPC_RELEASE_TRIES: Final = 50
+"""Looks before closing gives up waiting (0.1 s; it takes microseconds normally)."""
+
+
+def _ipc_path(address: str) -> str | None:
+    """The file of an ``ipc://`` address; None for other transports and abstract names."""
+    if not address.startswith(_IPC) or address.startswith(_IPC + "@"):
+        return None
+    return address[len(_IPC) :]
+
+
+def _ipc_listening(path: str) -> bool:
+    """Whether a live socket accepts connections on ``path`` (never blocks)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        probe.connect(path)
+    except OSError as exc:
+        return exc.errno == errno.EAGAIN  # a full backlog: someone listens
+    finally:
+        probe.close()
+    return True
+
+
+def _check_ipc_free(address: str) -> None:
+    """Refuse to bind an ipc:// path another live socket listens on.
+
+    libzmq unlinks an existing socket file and binds anyway, so a second binder would
+    silently take every new connection from the first. A file nobody listens on (left by
+    a killed process) is fine: connecting to it is refused at once.
+    """
+    path = _ipc_path(address)
+    if path is not None and _ipc_listening(path):
+        raise zmq.ZMQError(errno.EADDRINUSE)
 
 
 def _wildcard_port(address: str) -> str:
