@@ -44,7 +44,12 @@ WRITE_TIMEOUT: Final = 10.0
 """Clock seconds to hand a response to a client that is slow to read it."""
 
 MAX_HEAD_BYTES: Final = 16 * 1024
-"""Largest request line plus headers (h11's default); larger gets 431."""
+"""Largest incomplete request head (h11's default); past it, 431.
+
+h11 checks the size while the head is still incomplete, after each read of up to
+``_RECEIVE_CHUNK`` bytes, so a head that completes within the read that crosses the
+cap is still parsed: no head over ``MAX_HEAD_BYTES + _RECEIVE_CHUNK`` is ever served.
+"""
 
 _RECEIVE_CHUNK: Final = 16 * 1024
 _ACCEPT_BACKOFF: Final = 0.1
