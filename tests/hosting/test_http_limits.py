@@ -17,9 +17,14 @@ import anyio
 import anyio.abc
 import httpx
 
-from tickwork import Context, SimClock, Supervisor
-from tickwork.hosting import serve_hosting
-from tickwork.hosting.http import HEADER_TIMEOUT, MAX_CONNECTIONS, MAX_HEAD_BYTES
+from tickwork import Channel, Context, SimClock, Supervisor, open_channel
+from tickwork.hosting import register_stats, serve_hosting
+from tickwork.hosting.http import (
+    HEADER_TIMEOUT,
+    MAX_CONNECTIONS,
+    MAX_HEAD_BYTES,
+    METRICS_MAX_AGE,
+)
 
 PERIOD = 0.5  # the ticker's period, clock seconds
 EXTRA = 8  # connections beyond MAX_CONNECTIONS
@@ -193,3 +198,41 @@ async def test_pipelined_requests_are_answered_in_order() -> None:
         statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)
         assert statuses == [b"200", b"404", b"200"]
         assert reply.endswith(b"}")  # the /readyz JSON body came last
+
+
+async def test_metrics_render_once_per_period_however_many_scrape() -> None:
+    clock = SimClock()
+    ch: Channel[int] = open_channel(4)
+    gauge = 'tickwork_channel_current_buffer_used{source="jobs"}'
+
+    async def idle(ctx: Context) -> None:
+        await ctx.stop_event.wait()
+
+    async with anyio.create_task_group() as tg:
+        async with Supervisor(clock=clock) as sup:
+            sup.spawn(idle, name="idle")
+            register_stats(sup, "jobs", ch.send)
+            address = await tg.start(
+                lambda task_status: serve_hosting(
+                    sup, notify=False, health="127.0.0.1:0", task_status=task_status
+                )
+            )
+            async with httpx.AsyncClient(base_url=f"http://{address}") as client:
+                with anyio.fail_after(WALL):
+                    first = (await client.get("/metrics")).text
+                    ch.send.send_nowait(1)  # a change within the period is not seen yet
+                    bodies: list[str] = []
+
+                    async def scrape() -> None:
+                        bodies.append((await client.get("/metrics")).text)
+
+                    async with anyio.create_task_group() as scrapers:
+                        for _ in range(5):
+                            scrapers.start_soon(scrape)
+                    await clock.advance(METRICS_MAX_AGE)
+                    fresh = (await client.get("/metrics")).text
+            assert f"{gauge} 0.0" in first
+            assert bodies == [first] * 5
+            assert f"{gauge} 1.0" in fresh
+            await sup.stop()
+        tg.cancel_scope.cancel()
