@@ -59,12 +59,20 @@ HTTP_TIMEOUT = 30.0  # wall seconds; only a broken endpoint would get near it
 
 _runs = itertools.count()
 
+VARIANTS: tuple[tuple[str, bool, tuple[str, ...]], ...] = (
+    ("plain", False, ()),
+    ("notify + endpoint, no client", True, ()),
+    ("+ /readyz each second", True, ("/readyz",)),
+    ("+ /readyz and /metrics each second", True, ("/readyz", "/metrics")),
+)
+
 
 class _Poller:
     """A thread that GETs /readyz and /metrics every POLL seconds until stopped."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, paths: tuple[str, ...]) -> None:
         self.address = address
+        self.paths = paths
         self.stop = threading.Event()
         self.requests = 0
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -74,7 +82,7 @@ class _Poller:
         conn = http.client.HTTPConnection(host, int(port), timeout=HTTP_TIMEOUT)
         try:
             while not self.stop.wait(POLL):
-                for path in ("/readyz", "/metrics"):
+                for path in self.paths:
                     conn.request("GET", path)
                     conn.getresponse().read()
                     self.requests += 1
@@ -106,8 +114,13 @@ class _NotifySink:
         self.directory.rmdir()
 
 
-async def ticking(n: int, duration: float, hosted: bool) -> dict[str, float]:
-    """Ticks per second of ``n`` daemons for ``duration`` s, with or without hosting."""
+async def ticking(
+    n: int, duration: float, hosted: bool, paths: tuple[str, ...]
+) -> dict[str, float]:
+    """Ticks per second of ``n`` daemons for ``duration`` s, with or without hosting.
+
+    ``paths``: what the client thread GETs every POLL seconds (nothing when empty).
+    """
     ticks = [0]
     prefix = f"h{next(_runs)}-"
 
@@ -132,8 +145,9 @@ async def ticking(n: int, duration: float, hosted: bool) -> dict[str, float]:
                     address = await tg.start(
                         partial(serve_hosting, sup, health="127.0.0.1:0", environ=environ)
                     )
-                    poller = _Poller(address)
-                    poller.thread.start()
+                    if paths:
+                        poller = _Poller(address, paths)
+                        poller.thread.start()
                 await sup.wait_all_started()
                 before, started = ticks[0], now()
                 await clock.sleep(duration)
@@ -233,28 +247,28 @@ def main() -> None:
         ],
     )
     ticks = [
-        _case(backend, label, partial(ticking, daemons, duration, hosted))
+        _case(backend, label, partial(ticking, daemons, duration, hosted, paths))
         for backend in options.backends
-        for label, hosted in (("plain", False), ("hosted", True))
+        for label, hosted, paths in VARIANTS
     ]
     round_robin(ticks, options.reps, options.warmup)
     rows: list[list[str]] = []
     for backend in options.backends:
-        plain, hosted = (c for c in ticks if c.backend == backend)
-        ratio = hosted.paired_ratio(plain, "rate")
-        for case in (plain, hosted):
+        plain, *hosted = (c for c in ticks if c.backend == backend)
+        for case in (plain, *hosted):
+            mine = case is not plain
             rows.append(
                 [
                     backend,
                     case.contender,
                     fmt_rate(case.median("rate")),
                     fmt_spread(case.spread("rate")),
-                    fmt_ratio(ratio) if case is hosted else "",
-                    f"{case.median('pings'):.0f}" if case is hosted else "",
-                    f"{case.median('requests'):.0f}" if case is hosted else "",
+                    fmt_ratio(case.paired_ratio(plain, "rate")) if mine else "",
+                    f"{case.median('pings'):.0f}" if mine else "",
+                    f"{case.median('requests'):.0f}" if mine else "",
                 ]
             )
-    print_table(["backend", "variant", "ticks/s", "spread", "hosted/plain", "pings", "GETs"], rows)
+    print_table(["backend", "variant", "ticks/s", "spread", "x plain", "pings", "GETs"], rows)
     scrape_cases = [
         _case(backend, "metrics", partial(metrics_latency, big, cold, warm))
         for backend in options.backends
