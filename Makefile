@@ -71,9 +71,11 @@ test-lowest: uv
 test-slow: sync
 	$(RUN) pytest -m slow --timeout 3600
 
-# Only the runtime dependencies: the demo needs no dev toolchain.
+# Only the runtime dependencies (no dev or docs group), plus the http extra for the
+# endpoint demo, which probes itself and stops; a free port, so it never collides.
 demo: uv
-	$(RUN) --no-dev python examples/demo.py
+	$(RUN) --no-default-groups python examples/demo.py
+	$(RUN) --no-default-groups --extra http python examples/health_demo.py --seconds 2 --health 127.0.0.1:0
 
 bench: uv
 	$(UV) sync --frozen --all-extras --group bench

@@ -43,3 +43,14 @@ def test_quickstart_runs_as_a_script() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[ 3.0s] tick 3"
+
+
+async def test_health_demo_serves_and_probes_itself(capsys: object) -> None:
+    """The endpoint demo on a self-driving SimClock: real sockets, no real waits."""
+    main = _load("health_demo")["main"]
+    await main("127.0.0.1:0", 3.0, SimClock(autojump=True))  # type: ignore[operator]
+    out = capsys.readouterr().out.splitlines()  # type: ignore[attr-defined]
+    assert out[0].startswith("health endpoint on http://127.0.0.1:")
+    assert out[2] == "GET /readyz -> 200"
+    assert '"status": "ready: 2 daemons, 2 running, 0 restarting, 0 failed"' in out[3]
+    assert '    tickwork_daemons{state="running"} 2.0' in out

@@ -262,6 +262,9 @@ def test_cli_speaks_systemd_notify_and_serves_health(tmp_path: Path) -> None:
             while "STOPPING=1" not in messages:
                 messages.extend(notify.recv(4096).decode().splitlines())
             assert c.finish() == 128 + signal.SIGTERM
+            assert c.lines.count("polite on_stop ran") == 1  # a clean stop, not a kill
+            with pytest.raises(httpx.ConnectError):  # the endpoint went with the process
+                httpx.get(f"http://{found.group(1)}/livez", timeout=WAIT)
 
 
 def test_cli_rejects_a_bad_health_address() -> None:

@@ -13,9 +13,17 @@ from ._extra import h11 as _h11
 from ._server import HEADER_TIMEOUT as HEADER_TIMEOUT
 from ._server import MAX_CONNECTIONS as MAX_CONNECTIONS
 from ._server import MAX_HEAD_BYTES as MAX_HEAD_BYTES
+from ._server import METRICS_MAX_AGE as METRICS_MAX_AGE
 from ._server import WRITE_TIMEOUT as WRITE_TIMEOUT
 from ._server import serve_health as serve_health
 
-__all__ = ["HEADER_TIMEOUT", "MAX_CONNECTIONS", "MAX_HEAD_BYTES", "WRITE_TIMEOUT", "serve_health"]
+__all__ = [
+    "HEADER_TIMEOUT",
+    "MAX_CONNECTIONS",
+    "MAX_HEAD_BYTES",
+    "METRICS_MAX_AGE",
+    "WRITE_TIMEOUT",
+    "serve_health",
+]
 
 del _h11
