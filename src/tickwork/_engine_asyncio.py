@@ -1,20 +1,24 @@
-"""The asyncio settle engine: one probe callback per event loop, shared by all drives.
+"""The asyncio drive engine: one probe callback per event loop, shared by all drives.
 
 A drive (an advance, a run_until_idle, an autojump) registers here; at each quiescent
 point of the loop (its ready queue empty, confirmed after a selector poll before time
-moves) the newest drive takes one step. ADR 0002 and 0018.
+moves) the newest drive takes one step. ADR 0002, 0018 and 0021.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, Final, final
 
-from ._attached import SimEventLoop
+import anyio.to_thread
 
-__all__ = ["THREAD_POLL", "Drive", "LoopMonitor", "loop_monitor"]
+from ._attached import LoopTimers, SimEventLoop
+from ._engine import EngineHost, Poke
+
+__all__ = ["THREAD_POLL", "AsyncioEngine", "Drive", "LoopMonitor", "loop_monitor"]
 
 THREAD_POLL: Final = 0.001
 """Real seconds between looks at the thread limiters while worker threads hold time."""
@@ -165,3 +169,90 @@ def loop_monitor(loop: asyncio.AbstractEventLoop) -> LoopMonitor:
     if monitor is None:
         monitor = _monitors[loop] = LoopMonitor(loop)
     return monitor
+
+
+@final
+class AsyncioEngine:
+    """Drives one SimClock on asyncio (the ``Engine`` interface of ``_engine.py``).
+
+    Detached, each drive registers with the running loop's monitor. Attached, the
+    engine is made with the loop (before it runs) and the loop's own timers.
+    """
+
+    __slots__ = ("_host", "_loop", "_monitor", "_timers")
+
+    def __init__(
+        self,
+        host: EngineHost,
+        loop: asyncio.AbstractEventLoop | None = None,
+        timers: LoopTimers | None = None,
+    ) -> None:
+        self._host = host
+        self._loop = loop
+        self._timers = timers
+        self._monitor: LoopMonitor | None = None  # the loop's, while a drive of ours runs
+
+    def _is_busy(self) -> bool:
+        return self._host.holds_time() or self.threads_busy()
+
+    async def drive(self, target_ns: int) -> None:
+        host = self._host
+        loop = asyncio.get_running_loop()
+        self._monitor = monitor = loop_monitor(loop)
+        drive = Drive(
+            lambda: host.drive_step(target_ns),
+            host.step_moves_time,
+            self._is_busy,
+            loop.create_future(),
+        )
+        monitor.add(drive, host.settle_rounds)
+        try:
+            await drive.done
+        finally:
+            monitor.remove(drive)
+            self._monitor = None
+
+    async def join(self) -> None:
+        await self._host.next_quiescent_point()
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> tuple[LoopMonitor, Drive]:
+        """Register an unbounded drive: it idles, instead of ending, when nothing is due."""
+        host = self._host
+        self._monitor = monitor = loop_monitor(loop)
+        drive = Drive(
+            lambda: host.drive_step(None),
+            host.step_moves_time,
+            self._is_busy,
+            loop.create_future(),
+            unbounded=True,
+        )
+        monitor.add(drive, host.settle_rounds)
+        return monitor, drive
+
+    @asynccontextmanager
+    async def jumping(self) -> AsyncGenerator[Poke | None]:
+        monitor, drive = self._start(asyncio.get_running_loop())
+        try:
+            yield monitor.rearm
+        finally:
+            drive.done.cancel()
+            monitor.remove(drive)
+            self._monitor = None
+
+    def start_autojump(self) -> Poke | None:
+        monitor, _ = self._start(self._loop or asyncio.get_running_loop())
+        return monitor.rearm
+
+    def threads_busy(self) -> bool:
+        return anyio.to_thread.current_default_thread_limiter().statistics().borrowed_tokens > 0
+
+    def work_ended(self) -> None:
+        if self._monitor is not None:
+            self._monitor.rearm()
+
+    def idle_wait_expired(self) -> None:
+        if self._monitor is not None:
+            self._monitor.recheck_held()
+
+    def loop_next_ns(self, now_ns: int) -> int | None:
+        return None if self._timers is None else self._timers.next_after_ns(now_ns)
