@@ -94,6 +94,10 @@ class Engine(Protocol):
         """The attached loop waited in real time and nothing arrived."""
         ...
 
+    def deliver(self, error: BaseException) -> None:
+        """Detached: raise an autojump ``Deadlock`` where the program can see it."""
+        ...
+
     def loop_next_ns(self, now_ns: int) -> int | None:
         """Attached: the loop's own next timer after ``now_ns``; detached: None."""
         ...

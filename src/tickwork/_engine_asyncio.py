@@ -8,20 +8,45 @@ moves) the newest drive takes one step. ADR 0002, 0018 and 0021.
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Final, final
+from typing import Any, Final, cast, final
 
 import anyio.to_thread
 
 from ._attached import LoopTimers, SimEventLoop
-from ._engine import EngineHost, Poke
+from ._engine import DEADLOCK_AFTER, EngineHost, Poke
 
 __all__ = ["THREAD_POLL", "AsyncioEngine", "Drive", "LoopMonitor", "loop_monitor"]
 
 THREAD_POLL: Final = 0.001
 """Real seconds between looks at the thread limiters while worker threads hold time."""
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop
+        return None
+
+
+def _awaited_future(task: asyncio.Task[Any]) -> asyncio.Future[Any] | None:
+    """The pending future ``task`` is suspended on (through awaited tasks), or None.
+
+    asyncio has no public way to raise an exception inside a suspended task. A task
+    keeps the future it waits for in ``_fut_waiter`` (CPython, since 3.4); we read it
+    only to fail that one wait with Deadlock. Canary:
+    tests/test_deadlock.py::test_asyncio_task_future_waiter_is_observable.
+    """
+    waiter: object = getattr(task, "_fut_waiter", None)
+    while isinstance(waiter, asyncio.Task):
+        waiter = cast(object, getattr(cast(object, waiter), "_fut_waiter", None))
+    if isinstance(waiter, asyncio.Future):
+        future = cast("asyncio.Future[Any]", waiter)
+        return None if future.done() else future
+    return None
 
 
 def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
@@ -39,7 +64,7 @@ def _loop_ready_queue(loop: asyncio.AbstractEventLoop) -> Any:
 class Drive:
     """One advance (or run_until_idle) in progress on an asyncio loop."""
 
-    __slots__ = ("done", "is_busy", "moves_time", "step", "unbounded")
+    __slots__ = ("done", "is_busy", "moves_time", "on_idle", "step", "unbounded")
 
     def __init__(
         self,
@@ -49,12 +74,14 @@ class Drive:
         done: asyncio.Future[None],
         *,
         unbounded: bool = False,
+        on_idle: Callable[[], object] | None = None,
     ) -> None:
         self.step = step
         self.moves_time = moves_time
         self.is_busy = is_busy
         self.done = done
         self.unbounded = unbounded  # jump_when_idle: idles instead of finishing
+        self.on_idle = on_idle  # an unbounded drive found nothing to do
 
 
 @final
@@ -152,6 +179,8 @@ class LoopMonitor:
             return
         if not drive.step():
             if drive.unbounded:
+                if drive.on_idle is not None:
+                    drive.on_idle()
                 return  # nothing to jump to; a new timer or busy() exit re-arms us
             # Finished: its driver task runs next, before any older drive acts.
             drives.pop()
@@ -179,7 +208,7 @@ class AsyncioEngine:
     engine is made with the loop (before it runs) and the loop's own timers.
     """
 
-    __slots__ = ("_host", "_loop", "_monitor", "_timers")
+    __slots__ = ("_home", "_host", "_idle_checks", "_loop", "_monitor", "_timers")
 
     def __init__(
         self,
@@ -191,6 +220,9 @@ class AsyncioEngine:
         self._loop = loop
         self._timers = timers
         self._monitor: LoopMonitor | None = None  # the loop's, while a drive of ours runs
+        self._idle_checks = 0  # detached autojump: idle points seen, for the deadlock check
+        # Detached: the task that first used the clock, where a Deadlock is raised.
+        self._home = None if loop is not None else _current_task()
 
     def _is_busy(self) -> bool:
         return self._host.holds_time() or self.threads_busy()
@@ -215,16 +247,22 @@ class AsyncioEngine:
     async def join(self) -> None:
         await self._host.next_quiescent_point()
 
-    def _start(self, loop: asyncio.AbstractEventLoop) -> tuple[LoopMonitor, Drive]:
+    def _start(
+        self, loop: asyncio.AbstractEventLoop, *, autojump: bool = False
+    ) -> tuple[LoopMonitor, Drive]:
         """Register an unbounded drive: it idles, instead of ending, when nothing is due."""
         host = self._host
         self._monitor = monitor = loop_monitor(loop)
+        # Detached, nothing polls an idle loop: autojump checks for deadlock itself.
+        # (Attached, the loop's selector does, after each real-time wait.)
+        watch = autojump and not isinstance(loop, SimEventLoop)
         drive = Drive(
             lambda: host.drive_step(None),
             host.step_moves_time,
             self._is_busy,
             loop.create_future(),
             unbounded=True,
+            on_idle=functools.partial(self._idle, loop) if watch else None,
         )
         monitor.add(drive, host.settle_rounds)
         return monitor, drive
@@ -240,8 +278,38 @@ class AsyncioEngine:
             self._monitor = None
 
     def start_autojump(self) -> Poke | None:
-        monitor, _ = self._start(self._loop or asyncio.get_running_loop())
+        monitor, _ = self._start(self._loop or asyncio.get_running_loop(), autojump=True)
         return monitor.rearm
+
+    def _idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Detached autojump found nothing due: look again after DEADLOCK_AFTER real seconds."""
+        self._idle_checks += 1
+        loop.call_later(DEADLOCK_AFTER, self._check_deadlock, self._idle_checks)
+
+    def _check_deadlock(self, check: int) -> None:
+        # A later idle point has its own check; time moved or work came in meanwhile.
+        if check == self._idle_checks and self._host.nothing_left():
+            self._host.report_deadlock()
+
+    def deliver(self, error: BaseException) -> None:
+        """Raise ``error`` in the clock's home task (detached), where it waits."""
+        task = self._home
+        if task is None or task.done():
+            task = next(
+                (
+                    t
+                    for t in sorted(asyncio.all_tasks(), key=lambda t: t.get_name())
+                    if not t.done()
+                ),
+                None,
+            )
+        if task is None:
+            raise error
+        awaited = _awaited_future(task)
+        if awaited is not None:
+            awaited.set_exception(error)
+        else:  # not parked on a plain future: the cancellation carries the message
+            task.cancel(str(error))
 
     def threads_busy(self) -> bool:
         return anyio.to_thread.current_default_thread_limiter().statistics().borrowed_tokens > 0

@@ -80,6 +80,11 @@ class TrioEngine:
     def idle_wait_expired(self) -> None:
         pass  # only the attached asyncio loop waits in real time for the clock
 
+    def deliver(self, error: BaseException) -> None:
+        # Raised in the autojump system task: trio ends the run with TrioInternalError
+        # from it (no public way to raise in another task; ADR 0041).
+        raise error
+
     def loop_next_ns(self, now_ns: int) -> int | None:
         if not self._attached:
             return None

@@ -56,6 +56,19 @@ if TYPE_CHECKING:
 
 __all__ = ["SimClock"]
 
+
+def _in_event_loop() -> bool:
+    if current_backend() == "trio":
+        return True
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -118,6 +131,8 @@ class SimClock:
         self._busy_zero: list[Callable[[], object]] = []
         self._advancing = False
         self._idle_waiters: list[Waiter] = []
+        if _in_event_loop():
+            self._engine()  # detached: its engine knows the creating task (for Deadlock)
 
     def __repr__(self) -> str:
         return f"SimClock(now={self.now()!r}, pending={self._timers.live})"
@@ -395,7 +410,8 @@ class SimClock:
         )
 
     def report_deadlock(self) -> None:
-        """Report a deadlock: through clock.run's scope, else raised here."""
+        """Report a deadlock: through clock.run's scope; attached, raised here (out of the
+        loop); detached, in the task that made the clock (asyncio) or the autojump task."""
         error = Deadlock(
             f"SimClock(autojump=True) at t={self.now()!r}: every task is blocked and nothing "
             f"is left to wake one (no deadline, no thread work, no I/O for "
@@ -403,7 +419,10 @@ class SimClock:
             "event, send the item or close the channel they wait for, or give them a deadline"
         )
         if self._run_scope is None:
-            raise error
+            if self._attached is not None:
+                raise error  # from the loop's selector or trio clock: out of anyio.run
+            self._engine().deliver(error)
+            return
         self._deadlock = error
         self._run_scope.cancel()
 
