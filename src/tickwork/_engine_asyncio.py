@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Final, cast, final
 
+import anyio
 import anyio.to_thread
 
 from ._attached import LoopTimers, SimEventLoop
@@ -208,7 +209,7 @@ class AsyncioEngine:
     engine is made with the loop (before it runs) and the loop's own timers.
     """
 
-    __slots__ = ("_home", "_host", "_idle_checks", "_loop", "_monitor", "_timers")
+    __slots__ = ("_home", "_host", "_idle_checks", "_limiter", "_loop", "_monitor", "_timers")
 
     def __init__(
         self,
@@ -220,6 +221,9 @@ class AsyncioEngine:
         self._loop = loop
         self._timers = timers
         self._monitor: LoopMonitor | None = None  # the loop's, while a drive of ours runs
+        # The running loop's default thread limiter, looked up once per drive: the
+        # lookup (a RunVar through anyio's backend detection) cost ~15% of a wake.
+        self._limiter: anyio.CapacityLimiter | None = None
         self._idle_checks = 0  # detached autojump: idle points seen, for the deadlock check
         # Detached: the task that first used the clock, where a Deadlock is raised.
         self._home = None if loop is not None else _current_task()
@@ -230,6 +234,7 @@ class AsyncioEngine:
     async def drive(self, target_ns: int) -> None:
         host = self._host
         loop = asyncio.get_running_loop()
+        self._limiter = None  # this loop's, looked up on first use
         self._monitor = monitor = loop_monitor(loop)
         drive = Drive(
             lambda: host.drive_step(target_ns),
@@ -252,6 +257,7 @@ class AsyncioEngine:
     ) -> tuple[LoopMonitor, Drive]:
         """Register an unbounded drive: it idles, instead of ending, when nothing is due."""
         host = self._host
+        self._limiter = None
         self._monitor = monitor = loop_monitor(loop)
         # Detached, nothing polls an idle loop: autojump checks for deadlock itself.
         # (Attached, the loop's selector does, after each real-time wait.)
@@ -312,7 +318,10 @@ class AsyncioEngine:
             task.cancel(str(error))
 
     def threads_busy(self) -> bool:
-        return anyio.to_thread.current_default_thread_limiter().statistics().borrowed_tokens > 0
+        limiter = self._limiter
+        if limiter is None:
+            limiter = self._limiter = anyio.to_thread.current_default_thread_limiter()
+        return limiter.borrowed_tokens > 0
 
     def work_ended(self) -> None:
         if self._monitor is not None:

@@ -35,7 +35,7 @@ IDLE_POLL: Final = 0.01
 class TrioEngine:
     """Drives one SimClock on trio (the ``Engine`` interface of ``_engine.py``)."""
 
-    __slots__ = ("_attached", "_host", "_own", "_scheduling", "jumper_spawned")
+    __slots__ = ("_attached", "_host", "_limiter", "_own", "_scheduling", "jumper_spawned")
 
     def __init__(self, host: EngineHost, scheduling: SeededScheduling, *, attached: bool) -> None:
         self._host = host
@@ -43,6 +43,7 @@ class TrioEngine:
         self._attached = attached
         self._own: trio.Event | None = None  # set while this clock's own drive runs
         self.jumper_spawned = False
+        self._limiter: trio.CapacityLimiter | None = None  # the run's, looked up once
 
     async def drive(self, target_ns: int) -> None:
         await self._drive(target_ns)
@@ -69,10 +70,12 @@ class TrioEngine:
         return None
 
     def threads_busy(self) -> bool:
-        import trio
+        limiter = self._limiter
+        if limiter is None:
+            import trio
 
-        limiter = trio.to_thread.current_default_thread_limiter()
-        return limiter.statistics().borrowed_tokens > 0
+            limiter = self._limiter = trio.to_thread.current_default_thread_limiter()
+        return limiter.borrowed_tokens > 0
 
     def work_ended(self) -> None:
         pass  # a settling drive waits on the clock's busy-zero callbacks itself
@@ -127,6 +130,7 @@ class TrioEngine:
         stack.append(mine)
         if not joining:
             self._own = mine
+            self._limiter = None  # this run's, looked up on first use
         seeded = not joining and not self._attached
         if seeded:
             self._scheduling.enter()

@@ -371,6 +371,14 @@ class SimClock:
         if self.autojump and self.nothing_left():
             self.report_deadlock()
 
+    def io_poll_skippable(self) -> bool:
+        """A drive is waking timers due now: the loop need not poll I/O between them.
+
+        The selector is polled again before time moves (and the asyncio monitor confirms
+        quiescence after that poll), so I/O is still seen before any later instant.
+        """
+        return self._advancing and not self.step_moves_time()
+
     def trio_wants_deadline(self) -> bool:
         """The attached trio run is idle with a deadline ahead: start autojump lazily.
 
@@ -496,8 +504,13 @@ class SimClock:
         """
         limit = MAX_NS if target_ns is None else target_ns
         while True:
-            loop_ns = None if self._attached is None else self._loop_next_ns()
             timer = self._timers.peek()
+            # The loop's next timer is always after now, so a clock timer due now goes
+            # first without asking the loop (a same-instant wake stays cheap).
+            if self._attached is None or (timer is not None and timer.deadline_ns <= self._now_ns):
+                loop_ns = None
+            else:
+                loop_ns = self._loop_next_ns()
             # A loop timer due with a clock sleeper goes first: the loop fires every
             # timer due at an instant in one pass, so it cannot wait.
             if (
