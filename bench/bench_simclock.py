@@ -16,7 +16,8 @@ K is chosen so every configuration does about the same number of wakes. The sing
 sleeper (N=1) row is also shown as microseconds per wake: with nothing else to run, it
 is the clock's own overhead for one wake (settle + wake + the task's re-registration).
 
-Run: ``uv run --frozen --group bench python bench/bench_simclock.py [--quick]``.
+Run: ``uv run --frozen --group bench python bench/bench_simclock.py [--quick]``;
+``--versus`` runs only the section against looptime and MockClock (issue 8).
 """
 
 # chrono-daemon lives in the `bench` dependency group only; `make test` type-checks
@@ -25,8 +26,11 @@ Run: ``uv run --frozen --group bench python bench/bench_simclock.py [--quick]``.
 
 from __future__ import annotations
 
+import cProfile
 import itertools
-import statistics
+import math
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, cast
@@ -329,12 +333,23 @@ def main() -> None:
 # sleep(0.01) (same-instant batches) and DISTINCT_N sleepers with periods spread over
 # 0.01-0.02 s (no two deadlines equal). Contenders: tickwork detached (advance) and
 # attached (autojump, clock.sleep), looptime (asyncio), trio's MockClock
-# (autojump_threshold=0), and chrono-daemon (detached, advance).
+# (autojump_threshold=0), and chrono-daemon (detached, advance). The contenders run
+# interleaved (round_robin), REPS rounds after a warm-up; the ratios are paired per
+# round. "passes/wake" comes from one separate, profiled run of COUNT_VIRTUAL seconds
+# per contender: event-loop iterations (asyncio: BaseEventLoop._run_once calls; trio:
+# scheduler batches, one I/O-manager get_events call each) divided by the wakes.
 
 SAME_N = 1_000
 DISTINCT_N = 100
 VIRTUAL = 1.0
+COUNT_VIRTUAL = 0.1
 REPS = 3
+
+# (function name, file name ending) of the one call per event-loop iteration.
+LOOP_PASS = {
+    "asyncio": ("_run_once", "base_events.py"),
+    "trio": ("get_events", ".py"),
+}
 
 
 def _periods(kind: str) -> list[float]:
@@ -377,63 +392,63 @@ async def _timed(
     return result
 
 
-def _tickwork_detached(backend: str, kind: str) -> tuple[int, float]:
+def _tickwork_detached(backend: str, kind: str, virtual: float) -> tuple[int, float]:
     async def main() -> tuple[int, float]:
         clock = tickwork.SimClock()
         return await _timed(
-            kind, clock.sleep, clock.run_until_idle, partial(clock.advance, VIRTUAL)
+            kind, clock.sleep, clock.run_until_idle, partial(clock.advance, virtual)
         )
 
     return anyio.run(main, backend=backend)
 
 
-def _tickwork_attached(backend: str, kind: str) -> tuple[int, float]:
+def _tickwork_attached(backend: str, kind: str, virtual: float) -> tuple[int, float]:
     clock = tickwork.SimClock(autojump=True)
 
     async def main() -> tuple[int, float]:
-        return await _timed(kind, clock.sleep, clock.run_until_idle, partial(clock.sleep, VIRTUAL))
+        return await _timed(kind, clock.sleep, clock.run_until_idle, partial(clock.sleep, virtual))
 
     return clock.run(main, backend=backend)
 
 
-def _chrono(backend: str, kind: str) -> tuple[int, float]:
+def _chrono(backend: str, kind: str, virtual: float) -> tuple[int, float]:
     async def main() -> tuple[int, float]:
         clock = chrono_daemon.SimClock()
         return await _timed(
-            kind, clock.sleep, partial(clock.advance, 0), partial(clock.advance, VIRTUAL)
+            kind, clock.sleep, partial(clock.advance, 0), partial(clock.advance, virtual)
         )
 
     return anyio.run(main, backend=backend)
 
 
-def _looptime(backend: str, kind: str) -> tuple[int, float]:
+def _looptime(backend: str, kind: str, virtual: float) -> tuple[int, float]:
     import asyncio
 
     import looptime
 
     async def main() -> tuple[int, float]:
         return await _timed(
-            kind, asyncio.sleep, partial(asyncio.sleep, 0), partial(asyncio.sleep, VIRTUAL)
+            kind, asyncio.sleep, partial(asyncio.sleep, 0), partial(asyncio.sleep, virtual)
         )
 
     options = {"loop_factory": lambda: looptime.new_event_loop(start=0)}
     return anyio.run(main, backend=backend, backend_options=options)
 
 
-def _mockclock(backend: str, kind: str) -> tuple[int, float]:
+def _mockclock(backend: str, kind: str, virtual: float) -> tuple[int, float]:
     import trio
     import trio.testing
 
     async def main() -> tuple[int, float]:
         return await _timed(
-            kind, trio.sleep, trio.testing.wait_all_tasks_blocked, partial(trio.sleep, VIRTUAL)
+            kind, trio.sleep, trio.testing.wait_all_tasks_blocked, partial(trio.sleep, virtual)
         )
 
     options = {"clock": trio.testing.MockClock(autojump_threshold=0)}
     return anyio.run(main, backend=backend, backend_options=options)
 
 
-VersusRunner = Callable[[str, str], tuple[int, float]]
+VersusRunner = Callable[[str, str, float], tuple[int, float]]
 VERSUS: tuple[tuple[str, str, VersusRunner], ...] = (
     ("asyncio", "tickwork detached", _tickwork_detached),
     ("asyncio", "tickwork attached", _tickwork_attached),
@@ -452,37 +467,90 @@ TARGETS = {
 }
 
 
+def passes_per_wake(fn: VersusRunner, backend: str, kind: str) -> float:
+    """Event-loop iterations per wake, counted in one profiled COUNT_VIRTUAL run."""
+    profile = cProfile.Profile()
+    wakes, _ = profile.runcall(fn, backend, kind, COUNT_VIRTUAL)
+    name, suffix = LOOP_PASS[backend]
+    passes = 0
+    for entry in profile.getstats():
+        code = getattr(entry, "code", None)
+        if getattr(code, "co_name", None) == name and str(
+            getattr(code, "co_filename", "")
+        ).endswith(suffix):
+            passes += int(getattr(entry, "callcount", 0))
+    return passes / wakes if wakes else math.nan
+
+
+def _versus_case(backend: str, kind: str, name: str, fn: VersusRunner) -> Case:
+    def run() -> dict[str, float]:
+        wakes, elapsed = fn(backend, kind, VIRTUAL)
+        forget_loggers("chrono_daemon.")
+        return {"rate": wakes / elapsed, "wakes": wakes}
+
+    return Case(group=f"{kind} {backend}", backend=backend, contender=name, run=run)
+
+
 def versus(options: Options) -> None:
-    """Wakes per wall second against looptime and MockClock, median of REPS runs."""
+    """Wakes per wall second against looptime and MockClock: interleaved, REPS medians."""
     print("## Versus looptime and MockClock")
     print()
-    rates: dict[tuple[str, str, str], float] = {}
-    rows: list[list[str]] = []
-    for kind in ("same", "distinct"):
-        for backend, name, fn in VERSUS:
-            if backend not in options.backends:
-                continue
-            samples = [fn(backend, kind) for _ in range(REPS)]
-            wakes = int(statistics.median(w for w, _ in samples))
-            rate = statistics.median(w / t for w, t in samples)
-            rates[kind, backend, name] = rate
-            rows.append([kind, backend, name, f"{wakes:,}", fmt_rate(rate)])
-    print_table(["workload", "backend", "contender", "wakes", "wakes/s"], rows)
+    print(f"load before: {os.getloadavg()[0]:.2f} (1-minute average, {os.cpu_count()} cores)")
+    cases = {
+        (kind, backend, name): _versus_case(backend, kind, name, fn)
+        for kind in ("same", "distinct")
+        for backend, name, fn in VERSUS
+        if backend in options.backends
+    }
+    round_robin(list(cases.values()), REPS, 1)
+    passes = {
+        (kind, backend, name): passes_per_wake(fn, backend, kind)
+        for kind in ("same", "distinct")
+        for backend, name, fn in VERSUS
+        if backend in options.backends
+    }
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+    print()
+    rows = [
+        [
+            kind,
+            backend,
+            name,
+            f"{case.median('wakes'):,.0f}",
+            fmt_rate(case.median("rate")),
+            fmt_spread(case.spread("rate")),
+            f"{passes[kind, backend, name]:.3f}",
+        ]
+        for (kind, backend, name), case in cases.items()
+    ]
+    print_table(
+        ["workload", "backend", "contender", "wakes", "wakes/s", "spread", "passes/wake"], rows
+    )
     print()
     for (kind, backend), (rival, need) in TARGETS.items():
         if backend not in options.backends:
             continue
+        other = cases[kind, backend, rival]
         for mode in ("detached", "attached"):
-            ratio = rates[kind, backend, f"tickwork {mode}"] / rates[kind, backend, rival]
+            ratio = cases[kind, backend, f"tickwork {mode}"].paired_ratio(other, "rate")
             verdict = "MET" if ratio >= need else "NOT MET"
             print(f"- {kind} {backend} {mode}: >= {need:g}x {rival}: {ratio:.2f}x -> {verdict}")
-        speed = (
-            rates[kind, backend, "tickwork attached"] / rates[kind, backend, "tickwork detached"]
-        )
+        attached = cases[kind, backend, "tickwork attached"]
+        speed = attached.paired_ratio(cases[kind, backend, "tickwork detached"], "rate")
         verdict = "MET" if speed >= 1.0 else "NOT MET"
         print(f"- {kind} {backend}: attached vs detached: {speed:.2f}x -> {verdict}")
     print()
 
 
+def versus_main() -> None:
+    """Only the Versus section: ``python bench/bench_simclock.py --versus``."""
+    options = parse_args(__doc__ or "", [a for a in sys.argv[1:] if a != "--versus"])
+    print_header("SimClock versus looptime and MockClock", options)
+    versus(options)
+
+
 if __name__ == "__main__":
-    main()
+    if "--versus" in sys.argv:
+        versus_main()
+    else:
+        main()

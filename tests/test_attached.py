@@ -270,3 +270,45 @@ def test_run_until_idle_under_autojump_returns_while_sleepers_keep_running(backe
         return clock.now()
 
     assert clock.run(main, backend=backend) == 1.0
+
+
+def test_io_reaches_a_task_spinning_through_a_same_instant_batch() -> None:
+    """The attached asyncio selector skips its zero-timeout poll between same-instant
+    wakes, but only a bounded number of times: a transport callback still runs."""
+    import asyncio
+    import socket
+
+    clock = SimClock(autojump=True)
+    spins = 10_000
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        reader, writer = socket.socketpair()
+        got: list[bytes] = []
+        loop.add_reader(reader.fileno(), lambda: got.append(reader.recv(16)))
+
+        async def spinner() -> int:
+            await clock.sleep(1)
+            writer.send(b"x")
+            for spin in range(spins):
+                if got:
+                    return spin
+                await anyio.lowlevel.checkpoint()
+            return spins
+
+        async def sleeper() -> None:
+            await clock.sleep(1)  # due at the same instant, after the spinner
+
+        spun = asyncio.ensure_future(spinner())
+        try:
+            async with anyio.create_task_group() as tg:
+                for _ in range(200):
+                    tg.start_soon(sleeper)
+                await spun
+        finally:
+            loop.remove_reader(reader.fileno())
+            reader.close()
+            writer.close()
+        return spun.result()
+
+    assert clock.run(main, backend="asyncio") < spins

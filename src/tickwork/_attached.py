@@ -36,6 +36,11 @@ The loop waits in real time only for what real time brings (I/O, thread results)
 cap bounds how long an idle program goes without its clock re-checking for deadlock.
 """
 
+MAX_SKIPPED_POLLS: Final = 64
+"""Zero-timeout I/O polls the attached selector skips in a row between same-instant
+wakes. Bounded, so a task that spins on checkpoints waiting for a transport callback
+still sees its I/O; large enough that the poll's syscall is amortised."""
+
 COMPACT_MIN: Final = 64
 """Loop timers kept before cancelled ones are swept (amortised O(1) per timer)."""
 
@@ -56,6 +61,8 @@ class AttachedHost(Protocol):
     def thread_work(self, delta: int) -> None: ...
 
     def idle_wait_expired(self) -> None: ...
+
+    def io_poll_skippable(self) -> bool: ...
 
     def trio_wants_deadline(self) -> bool: ...
 
@@ -102,6 +109,7 @@ class _SimSelector(selectors.BaseSelector):
     def __init__(self, host: AttachedHost) -> None:
         self._real = selectors.DefaultSelector()
         self._host = host
+        self._skipped = 0  # zero-timeout polls skipped in a row
 
     def register(
         self, fileobj: FileDescriptorLike, events: int, data: Any = None
@@ -118,6 +126,10 @@ class _SimSelector(selectors.BaseSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         if timeout is not None and timeout <= 0:
+            if self._skipped < MAX_SKIPPED_POLLS and self._host.io_poll_skippable():
+                self._skipped += 1
+                return []  # same-instant wakes: no syscall; polled before time moves
+            self._skipped = 0
             return self._real.select(0)
         events = self._real.select(REAL_WAIT_CAP)
         if not events:

@@ -20,27 +20,31 @@ How quiescence is observed (ADRs 0002, 0018):
 Attached (``run`` / ``backend_options``, ``_attached.py``), the loop's own timers are
 part of the schedule: a step moves to the earlier of the next clock timer and the
 loop's next deadline.
+
+This module holds the backend-neutral half (the heap, the instant, what one step
+does, the outside-work counters); each backend's engine (``_engine.py``, ADR 0021)
+finds the quiescent points and runs the drives.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import math
-import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, Final, Literal, ParamSpec, TypeVar, final
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, final
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from ._asyncio_engine import THREAD_POLL, Drive, LoopMonitor, loop_monitor
 from ._attached import LoopTimers, SimEventLoop, make_trio_clock, trio_instrument
 from ._blocked import describe_blocked
 from ._clock import MAX_NS, MAX_SECONDS, NS_PER_SECOND, First, Ticks, seconds_to_ns
+from ._engine import DEADLOCK_AFTER, Engine
+from ._engine_asyncio import AsyncioEngine
+from ._engine_trio import TrioEngine
 from ._exceptions import Deadlock
 from ._park import Waiter, current_backend
 from ._sched import SeededScheduling
@@ -48,20 +52,25 @@ from ._timers import Timer, TimerHeap
 from ._validate import is_instance, is_int, is_number
 
 if TYPE_CHECKING:
-    import trio
+    import asyncio
 
 __all__ = ["SimClock"]
 
+
+def _in_event_loop() -> bool:
+    if current_backend() == "trio":
+        return True
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-DEADLOCK_AFTER: Final = 0.5
-"""Real seconds an autojump clock waits, with nothing left to wake, before it raises
-Deadlock (SPEC: at most 1 s; the margin covers the poll interval)."""
-
-IDLE_POLL: Final = 0.01
-"""Real seconds an idle autojump drive on trio waits before looking for new deadlines."""
 
 
 @final
@@ -77,20 +86,18 @@ class SimClock:
     __slots__ = (
         "_advancing",
         "_attached",
+        "_attached_engine",
         "_busy",
         "_busy_zero",
         "_deadlock",
+        "_engines",
         "_idle_waiters",
         "_jump_poke",
-        "_jumper_spawned",
-        "_loop_timers",
-        "_monitor",
         "_now_ns",
         "_run_scope",
         "_scheduling",
         "_threads",
         "_timers",
-        "_trio_drive",
         "autojump",
         "seed",
         "settle_rounds",
@@ -113,9 +120,9 @@ class SimClock:
         self.seed: int = seed
         self._scheduling = SeededScheduling(seed)
         self._attached: Literal["asyncio", "trio"] | None = None
-        self._loop_timers: LoopTimers | None = None
+        self._attached_engine: Engine | None = None
+        self._engines: dict[str, Engine] = {}  # detached: one per backend used
         self._threads = 0  # attached asyncio: executor jobs in flight
-        self._jumper_spawned = False
         self._run_scope: anyio.CancelScope | None = None  # clock.run's, for Deadlock
         self._deadlock: Deadlock | None = None
         self._timers = TimerHeap()
@@ -123,9 +130,9 @@ class SimClock:
         self._busy = 0
         self._busy_zero: list[Callable[[], object]] = []
         self._advancing = False
-        self._monitor: LoopMonitor | None = None
-        self._trio_drive: trio.Event | None = None  # set while this clock drives on trio
         self._idle_waiters: list[Waiter] = []
+        if _in_event_loop():
+            self._engine()  # detached: its engine knows the creating task (for Deadlock)
 
     def __repr__(self) -> str:
         return f"SimClock(now={self.now()!r}, pending={self._timers.live})"
@@ -240,92 +247,34 @@ class SimClock:
             return
         self._advancing = True
         try:
-            if current_backend() == "trio":
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._jump_trio)
-                    try:
-                        yield
-                    finally:
-                        tg.cancel_scope.cancel()
-            else:
-                drive = self._start_jump_asyncio(asyncio.get_running_loop())
-                try:
-                    yield
-                finally:
-                    drive.done.cancel()
-                    if self._monitor is not None:
-                        self._monitor.remove(drive)
+            async with self._engine().jumping() as poke:
+                self._jump_poke = poke
+                yield
         finally:
             self._jump_poke = None
             self._advancing = False
-            self._trio_drive = None
-            self._monitor = None
 
-    def _start_jump_asyncio(self, loop: asyncio.AbstractEventLoop) -> Drive:
-        """Register an unbounded drive: it idles, instead of ending, when nothing is due."""
-        self._monitor = monitor = loop_monitor(loop)
-        drive = Drive(
-            lambda: self._step(None),
-            self._moves_time,
-            self._is_busy,
-            loop.create_future(),
-            unbounded=True,
-        )
-        self._jump_poke = monitor.rearm
-        monitor.add(drive, self.settle_rounds)
-        return drive
-
-    async def _jump_trio(self) -> None:
-        import trio.testing
-
-        idle_since: float | None = None
-        while True:
-            await self._drive_trio(None)
-            # Nothing due: look again once the program has been idle a moment (a
-            # thread or I/O may still bring work; new timers come from running tasks).
-            await trio.testing.wait_all_tasks_blocked(IDLE_POLL)
-            if not (self.autojump and self._nothing_left()):
-                idle_since = None
-            elif idle_since is None:
-                idle_since = time.monotonic()
-            elif time.monotonic() - idle_since >= DEADLOCK_AFTER:
-                self._raise_deadlock()
-                return
-
-    def _nothing_left(self) -> bool:
-        """No timer, no loop deadline, no outside work: nothing can ever wake a task."""
-        return (
-            not self._timers.live
-            and not self._idle_waiters
-            and (self._attached is None or self._loop_next_ns() is None)
-            and not self._is_busy()
-        )
-
-    def _raise_deadlock(self) -> None:
-        """Report a deadlock: through clock.run's scope, else raised here."""
-        error = Deadlock(
-            f"SimClock(autojump=True) at t={self.now()!r}: every task is blocked and nothing "
-            f"is left to wake one (no deadline, no thread work, no I/O for "
-            f"{DEADLOCK_AFTER} s of real time). Blocked: {describe_blocked()}. Fix: set the "
-            "event, send the item or close the channel they wait for, or give them a deadline"
-        )
-        if self._run_scope is None:
-            raise error
-        self._deadlock = error
-        self._run_scope.cancel()
+    def _engine(self) -> Engine:
+        """The engine for this clock's loop: the attached one, else the running backend's."""
+        if self._attached_engine is not None:
+            return self._attached_engine
+        backend = current_backend()
+        engine = self._engines.get(backend)
+        if engine is None:
+            engine = (
+                AsyncioEngine(self)
+                if backend == "asyncio"
+                else TrioEngine(self, self._scheduling, attached=False)
+            )
+            self._engines[backend] = engine
+        return engine
 
     def _autojump_start(self) -> None:
         """Start this autojump clock's drive on first use inside a running loop."""
         if self._advancing or not self.autojump:
             return
         self._advancing = True
-        if current_backend() == "trio":
-            import trio
-
-            self._jumper_spawned = True
-            trio.lowlevel.spawn_system_task(self._jump_trio, name="tickwork SimClock autojump")
-        else:
-            self._start_jump_asyncio(asyncio.get_running_loop())
+        self._jump_poke = self._engine().start_autojump()
 
     @contextmanager
     def busy(self) -> Generator[None]:
@@ -342,20 +291,12 @@ class SimClock:
         callbacks, self._busy_zero = self._busy_zero, []
         for callback in callbacks:
             callback()
-        if self._monitor is not None:
-            self._monitor.rearm()
+        for engine in self._engines.values():
+            engine.work_ended()
 
     def _is_busy(self) -> bool:
         """Outside work in flight: busy() blocks, executor jobs, default-limiter threads."""
-        if self._busy or self._threads:
-            return True
-        if current_backend() == "trio":
-            import trio
-
-            limiter = trio.to_thread.current_default_thread_limiter()
-            return limiter.statistics().borrowed_tokens > 0
-        limiter = anyio.to_thread.current_default_thread_limiter()
-        return limiter.statistics().borrowed_tokens > 0
+        return self.holds_time() or self._engine().threads_busy()
 
     async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn`` in a worker thread; virtual time does not move until it returns."""
@@ -372,6 +313,8 @@ class SimClock:
             return {"loop_factory": self._new_asyncio_loop}
         if backend == "trio":
             self._attached = "trio"
+            self._attached_engine = engine = TrioEngine(self, self._scheduling, attached=True)
+            self._engines["trio"] = engine
             return {
                 "clock": make_trio_clock(self),
                 "instruments": [trio_instrument(self._scheduling.enter, self._scheduling.exit)],
@@ -400,11 +343,13 @@ class SimClock:
         if self._attached is not None:
             raise RuntimeError("this SimClock is already attached to an event loop; make a new one")
         self._attached = "asyncio"
-        self._loop_timers = timers = LoopTimers()
+        timers = LoopTimers()
         loop = SimEventLoop(self, timers)
+        self._attached_engine = engine = AsyncioEngine(self, loop, timers)
+        self._engines["asyncio"] = engine
         if self.autojump:
             self._advancing = True
-            self._start_jump_asyncio(loop)
+            self._jump_poke = engine.start_autojump()
         return loop
 
     # AttachedHost: callbacks from the attached loop.
@@ -422,20 +367,72 @@ class SimClock:
 
     def idle_wait_expired(self) -> None:
         """The attached loop waited in real time and nothing arrived."""
-        if self._monitor is not None:
-            self._monitor.recheck_held()
-        if self.autojump and self._nothing_left():
-            self._raise_deadlock()
+        self._engine().idle_wait_expired()
+        if self.autojump and self.nothing_left():
+            self.report_deadlock()
+
+    def io_poll_skippable(self) -> bool:
+        """A drive is waking timers due now: the loop need not poll I/O between them.
+
+        The selector is polled again before time moves (and the asyncio monitor confirms
+        quiescence after that poll), so I/O is still seen before any later instant.
+        """
+        return self._advancing and not self.step_moves_time()
 
     def trio_wants_deadline(self) -> bool:
         """The attached trio run is idle with a deadline ahead: start autojump lazily.
 
         True when that spawned the jump task (the run must not wait, it has work).
         """
-        if self.autojump and not self._jumper_spawned and not self._advancing:
+        if self.autojump and not self._advancing:
             self._autojump_start()
             return True
         return False
+
+    # EngineHost: what the drive engines ask of the clock (ADR 0021).
+
+    def holds_time(self) -> bool:
+        """``busy()`` blocks or attached executor jobs are in flight."""
+        return bool(self._busy or self._threads)
+
+    def when_not_busy(self, callback: Callable[[], object]) -> bool:
+        """If ``busy()`` blocks are open, call ``callback`` once they close; else False."""
+        if not self._busy:
+            return False
+        self._busy_zero.append(callback)
+        return True
+
+    async def next_quiescent_point(self) -> None:
+        """Park until the running drive's next quiescent point."""
+        waiter = Waiter()
+        self._idle_waiters.append(waiter)
+        await waiter.park(lambda: self._idle_waiters.remove(waiter))
+
+    def nothing_left(self) -> bool:
+        """No timer, no loop deadline, no outside work: nothing can ever wake a task."""
+        return (
+            not self._timers.live
+            and not self._idle_waiters
+            and (self._attached is None or self._loop_next_ns() is None)
+            and not self._is_busy()
+        )
+
+    def report_deadlock(self) -> None:
+        """Report a deadlock: through clock.run's scope; attached, raised here (out of the
+        loop); detached, in the task that made the clock (asyncio) or the autojump task."""
+        error = Deadlock(
+            f"SimClock(autojump=True) at t={self.now()!r}: every task is blocked and nothing "
+            f"is left to wake one (no deadline, no thread work, no I/O for "
+            f"{DEADLOCK_AFTER} s of real time). Blocked: {describe_blocked()}. Fix: set the "
+            "event, send the item or close the channel they wait for, or give them a deadline"
+        )
+        if self._run_scope is None:
+            if self._attached is not None:
+                raise error  # from the loop's selector or trio clock: out of anyio.run
+            self._engine().deliver(error)
+            return
+        self._deadlock = error
+        self._run_scope.cancel()
 
     # -- driving -----------------------------------------------------------------
 
@@ -464,12 +461,8 @@ class SimClock:
         """
         if not self._advancing:
             await self._drive(self._now_ns)
-        elif current_backend() == "trio":
-            await self._drive_trio(self._now_ns, joining=True)
         else:
-            waiter = Waiter()
-            self._idle_waiters.append(waiter)
-            await waiter.park(lambda: self._idle_waiters.remove(waiter))
+            await self._engine().join()
 
     async def _drive(self, target_ns: int) -> None:
         if self.autojump:
@@ -486,100 +479,17 @@ class SimClock:
             )
         self._advancing = True
         try:
-            if current_backend() == "trio":
-                await self._drive_trio(target_ns)
-            else:
-                await self._drive_asyncio(target_ns)
+            await self._engine().drive(target_ns)
         finally:
             self._advancing = False
-            self._trio_drive = None
-            self._monitor = None
-
-    async def _drive_asyncio(self, target_ns: int) -> None:
-        loop = asyncio.get_running_loop()
-        self._monitor = monitor = loop_monitor(loop)
-        drive = Drive(
-            lambda: self._step(target_ns),
-            self._moves_time,
-            self._is_busy,
-            loop.create_future(),
-        )
-        monitor.add(drive, self.settle_rounds)
-        try:
-            await drive.done
-        finally:
-            monitor.remove(drive)
-
-    async def _drive_trio(self, target_ns: int | None, *, joining: bool = False) -> None:
-        """Settle and step until done; ``joining``: only settle, inside another drive."""
-        import trio
-
-        stack = _trio_drives()
-        mine = trio.Event()  # set when this drive ends
-        stack.append(mine)
-        if not joining:
-            self._trio_drive = mine
-        seeded = not joining and self._attached is None
-        if seeded:
-            self._scheduling.enter()
-        try:
-            while True:
-                await self._settle_trio()
-                if stack[-1] is not mine:
-                    if joining and stack[-1] is self._trio_drive:
-                        # This clock's own drive started after us (autojump starts
-                        # lazily): it never ends, so this quiescent point is ours.
-                        return
-                    # A drive started later (a nested clock, a joining run_until_idle)
-                    # owns this quiescent point.
-                    await stack[-1].wait()
-                    continue
-                if joining or not self._step(target_ns):
-                    return
-        finally:
-            if seeded:
-                self._scheduling.exit()
-            stack.remove(mine)
-            mine.set()
-            if not joining:
-                self._trio_drive = None
-
-    async def _settle_trio(self) -> None:
-        import trio
-        import trio.testing
-
-        while True:
-            while self._busy:
-                event = trio.Event()
-                self._busy_zero.append(event.set)
-                await event.wait()
-            await trio.testing.wait_all_tasks_blocked()
-            if not self._busy:
-                if not self._is_busy():
-                    return
-                # A worker thread is running: wait for the program to stay idle a
-                # moment of real time, then look again.
-                await trio.testing.wait_all_tasks_blocked(THREAD_POLL)
 
     def _loop_next_ns(self) -> int | None:
         """The attached loop's own next timer after now (asyncio or trio), or None."""
         # Note: a timer due exactly now is the loop's to fire in its current pass.
-        if self._loop_timers is not None:
-            return self._loop_timers.next_after_ns(self._now_ns)
-        if self._attached == "trio":
-            import trio
+        engine = self._attached_engine
+        return None if engine is None else engine.loop_next_ns(self._now_ns)
 
-            ahead = trio.lowlevel.current_statistics().seconds_to_next_deadline
-            if ahead == math.inf:
-                return None
-            deadline = self.now() + ahead
-            deadline_ns = round(deadline * NS_PER_SECOND)
-            if deadline_ns / NS_PER_SECOND < deadline:
-                deadline_ns += 1
-            return max(deadline_ns, self._now_ns + 1)
-        return None
-
-    def _moves_time(self) -> bool:
+    def step_moves_time(self) -> bool:
         """Whether the next step would move the time (or end the drive)."""
         if self._idle_waiters:
             return False
@@ -594,8 +504,13 @@ class SimClock:
         """
         limit = MAX_NS if target_ns is None else target_ns
         while True:
-            loop_ns = None if self._attached is None else self._loop_next_ns()
             timer = self._timers.peek()
+            # The loop's next timer is always after now, so a clock timer due now goes
+            # first without asking the loop (a same-instant wake stays cheap).
+            if self._attached is None or (timer is not None and timer.deadline_ns <= self._now_ns):
+                loop_ns = None
+            else:
+                loop_ns = self._loop_next_ns()
             # A loop timer due with a clock sleeper goes first: the loop fires every
             # timer due at an instant in one pass, so it cannot wait.
             if (
@@ -618,7 +533,7 @@ class SimClock:
                 return True
             # asyncio: cancelled but not yet resumed; its abort will find it gone.
 
-    def _step(self, target_ns: int | None) -> bool:
+    def drive_step(self, target_ns: int | None) -> bool:
         """At a quiescent point: release idle waiters, else fire the next due timer.
 
         Returns False when nothing is left, with the time moved to ``target_ns`` (None:
@@ -634,21 +549,3 @@ class SimClock:
         if target_ns is not None:
             self._now_ns = max(self._now_ns, target_ns)
         return False
-
-
-@functools.cache
-def _trio_drives_var() -> trio.lowlevel.RunVar[list[trio.Event]]:
-    import trio
-
-    return trio.lowlevel.RunVar("tickwork_simclock_drives")
-
-
-def _trio_drives() -> list[trio.Event]:
-    """The drives in progress in this trio run, oldest first (one list per run)."""
-    var = _trio_drives_var()
-    try:
-        return var.get()
-    except LookupError:
-        stack: list[trio.Event] = []
-        var.set(stack)
-        return stack
