@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import pytest
@@ -70,14 +70,27 @@ def backend(anyio_backend: Any) -> str:
     return name.split("+")[0]
 
 
+HEARTBEAT: Final = 0.1
+"""Heartbeats often enough that health and liveness tests see one within moments."""
+SILENCE: Final = 5.0
+"""Default child_timeout / parent_timeout in tests: far above any stall a loaded
+two-core machine causes; tests of silence itself pass their own, shorter one."""
+STOP_TIMEOUT: Final = 0.5
+"""Bounds a cooperative stop: idle children return within milliseconds."""
+TERM_TIMEOUT: Final = 0.3
+"""Bounds SIGTERM: the Python default handler exits at once."""
+
+
 def make(target: str, *args: Any, backend: str, **kwargs: Any) -> ProcessDaemon:
-    """A ProcessDaemon with short liveness bounds, running ``target`` from targets.py."""
+    """A ProcessDaemon with test-sized bounds, running ``target`` from targets.py."""
     options: dict[str, Any] = {
         "env": ENV,
         "backend": backend,
-        "heartbeat_interval": 0.1,
-        "stop_timeout": 0.5,
-        "term_timeout": 0.3,
+        "heartbeat_interval": HEARTBEAT,
+        "child_timeout": SILENCE,
+        "parent_timeout": SILENCE,
+        "stop_timeout": STOP_TIMEOUT,
+        "term_timeout": TERM_TIMEOUT,
     }
     options.update(kwargs)
     return ProcessDaemon(f"targets:{target}", *args, **options)

@@ -367,3 +367,41 @@ async def test_a_killed_child_restarts_the_strategys_set(
             after = {name: child.pid for name, child in children.items()}
             await sup.stop()
     assert {name for name in children if after[name] != before[name]} == restarted
+
+
+async def test_a_child_on_start_may_wait_for_the_parents_channels(backend: str) -> None:
+    """The channels are bridged during on_start: a child reading in on_start starts."""
+    jobs: tickwork.Channel[int] = tickwork.open_channel(1)
+    results: tickwork.Channel[int] = tickwork.open_channel(1)
+    worker = make(
+        "reads_in_on_start", backend=backend, channels={"jobs": jobs.recv, "results": results.send}
+    )
+    with anyio.fail_after(15):
+        async with Supervisor() as sup:
+            sup.add(worker)
+            await jobs.send.send(7)
+            await sup.wait_all_started()
+            assert worker.status in ("ready", "running")
+            assert await results.recv.receive() == 70
+            await sup.stop()
+    assert worker.returncode == 0
+
+
+async def test_a_result_whose_send_returned_survives_a_sigkill(
+    backend: str, tmp_path: Path
+) -> None:
+    """The child SIGKILLs itself the instant send() returns: the parent has the item."""
+    results: tickwork.Channel[str] = tickwork.open_channel(1)
+    producer = make(
+        "send_then_die", str(tmp_path / "sent"), backend=backend, channels={"results": results.send}
+    )
+    with anyio.fail_after(15):
+        async with Supervisor(on_error="restart", restart=RestartPolicy(base=0.01)) as sup:
+            sup.add(producer)
+            assert await results.recv.receive() == "kept"
+            while sup.snapshot()["send_then_die"].restart_count < 1:
+                await producer.next_health()
+            await sup.stop()
+    lost = sup.snapshot()["send_then_die"]
+    assert lost.restart_count == 1
+    assert results.recv.statistics().current_buffer_used == 0  # nothing came twice

@@ -26,10 +26,11 @@ import anyio
 import msgspec
 import zmq
 
-from tickwork import Daemon, DaemonError, Supervisor, WallClock
+from tickwork import Daemon, DaemonError, DaemonHealth, Supervisor, WallClock
 from tickwork._logging import library_logger
 from tickwork.transports.zmq import MsgpackSerde, open_zmq_receive, open_zmq_send
 
+from ._confirm import ConfirmedSend
 from ._messages import (
     LAUNCH_FILE,
     ChildDaemonHealth,
@@ -112,6 +113,13 @@ class _ShipLogs(logging.Handler):
             self.handleError(record)
 
 
+def _type_name(exc: BaseException) -> str:
+    kind = type(exc)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 def _report(exc: BaseException, fallback: str) -> ErrorReport:
     """The ``error`` message for what escaped: the original behind a DaemonError."""
     daemon = fallback
@@ -123,36 +131,32 @@ def _report(exc: BaseException, fallback: str) -> ErrorReport:
         daemon = leaf.daemon
         if leaf.__cause__ is not None:
             leaf = leaf.__cause__
-    kind = type(leaf)
-    name = (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
-    )
     return ErrorReport(
         daemon=daemon,
-        type_name=name,
+        type_name=_type_name(leaf),
         args=[repr(arg) for arg in cast("tuple[object, ...]", leaf.args)],
         traceback="".join(traceback.format_exception(leaf)),
     )
 
 
-def _health(supervisor: Supervisor) -> Health:
-    return Health(
-        daemons=[
-            ChildDaemonHealth(
-                name=h.name,
-                state=h.state,
-                restart_count=h.restart_count,
-                last_error=None
-                if h.last_error is None
-                else f"{type(h.last_error).__name__}: {h.last_error}",
-                last_error_phase=h.last_error_phase,
-                uptime=h.uptime,
-            )
-            for h in supervisor.snapshot().values()
-        ]
+def _daemon_health(h: DaemonHealth) -> ChildDaemonHealth:
+    error = h.last_error
+    if error is not None and isinstance(error, DaemonError) and error.__cause__ is not None:
+        error = error.__cause__
+    return ChildDaemonHealth(
+        name=h.name,
+        state=h.state,
+        restart_count=h.restart_count,
+        last_error=None if error is None else f"{type(error).__name__}: {error}",
+        last_error_phase=h.last_error_phase,
+        uptime=h.uptime,
+        error_type=None if error is None else _type_name(error),
+        error_args=[] if error is None else [repr(arg) for arg in error.args],
     )
+
+
+def _health(supervisor: Supervisor) -> Health:
+    return Health(daemons=[_daemon_health(h) for h in supervisor.snapshot().values()])
 
 
 @final
@@ -183,11 +187,12 @@ class _Child:
                         )
                     )
                 else:
-                    channels[spec.name] = await stack.enter_async_context(
+                    tx = await stack.enter_async_context(
                         open_zmq_send(
                             spec.address, bind=False, maxsize=spec.maxsize, serde=MsgpackSerde()
                         )
                     )
+                    channels[spec.name] = ConfirmedSend(tx)
             daemons = build_daemons(launch.target, launch.args, channels)
             supervisor = Supervisor(clock=self.clock)
             async with anyio.create_task_group() as watchers:
