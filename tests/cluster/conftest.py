@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -109,7 +112,33 @@ def child_pids() -> set[int]:
 
 
 def open_fds() -> int:
+    """Open file descriptors of this process (pipes, sockets, files, pidfds...)."""
     return len(os.listdir("/proc/self/fd"))
+
+
+def open_sockets() -> int:
+    """Of those, the sockets (ZeroMQ's ipc and its internal signalling ones included)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own descriptor
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
+
+
+@contextlib.contextmanager
+def own_tempdir() -> Iterator[Path]:
+    """Make ProcessDaemons create their private directories in a fresh, short base.
+
+    Other test runs on the machine share /tmp, so leftovers are counted only here
+    (short, because an ipc path must fit in 107 bytes).
+    """
+    base = Path(tempfile.mkdtemp(prefix="tw-"))
+    old, tempfile.tempdir = tempfile.tempdir, str(base)
+    try:
+        yield base
+    finally:
+        tempfile.tempdir = old
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def process_state(pid: int) -> str | None:

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Final
 
 import anyio
 
@@ -149,3 +150,18 @@ async def send_then_die(ctx: Context, marker: str, *, results: SendStream[str]) 
 async def explode_on_job(ctx: Context, *, jobs: ReceiveStream[str]) -> None:
     """Run until a job arrives, then fail with its text."""
     raise RuntimeError(await jobs.receive())
+
+
+BEAT: Final = 0.05
+"""How often ``beats`` writes: a test counts real time passing in the child by these."""
+
+
+@daemon
+async def beats(ctx: Context, fifo: str) -> None:
+    """Write one byte to ``fifo`` every BEAT seconds (the reader opened it first)."""
+    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        async for _ in ctx.clock.every(BEAT):
+            os.write(fd, b".")
+    finally:
+        os.close(fd)

@@ -18,6 +18,7 @@ import os
 import sys
 import traceback
 import uuid
+from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Final, cast, final
@@ -31,6 +32,7 @@ from tickwork._logging import library_logger
 from tickwork.transports.zmq import MsgpackSerde, open_zmq_receive, open_zmq_send
 
 from ._confirm import ConfirmedSend
+from ._liveness import stalled
 from ._messages import (
     LAUNCH_FILE,
     ChildDaemonHealth,
@@ -72,8 +74,13 @@ def build_daemons(target: str, args: list[Any], channels: dict[str, Any]) -> lis
         factory = getattr(module, attr)
     except AttributeError:
         raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
-    made = factory(*args, **channels)
-    found: list[object] = [made] if isinstance(made, Daemon) else list(made)
+    made: object = factory(*args, **channels)
+    if isinstance(made, Daemon):
+        found: list[object] = [made]
+    elif isinstance(made, Iterable):
+        found = list(cast("Iterable[object]", made))
+    else:
+        raise TypeError(f"{target} returned {made!r}; a factory must return Daemons")
     daemons: list[Daemon] = []
     for item in found:
         if not isinstance(item, Daemon):
@@ -226,9 +233,14 @@ class _Child:
 
     async def _heartbeat(self, supervisor: Supervisor) -> None:
         launch = self.launch
-        async for _ in self.clock.every(launch.heartbeat_interval, first="now"):
+        previous: float | None = None
+        async for tick in self.clock.every(launch.heartbeat_interval, first="now"):
             self.say(Ping())
             self.say(_health(supervisor))
+            if stalled(previous, tick, launch.heartbeat_interval):
+                previous = tick
+                continue  # we were not running (SIGSTOP, a long GC): judge next tick
+            previous = tick
             gone = os.getppid() != self.parent_pid
             silent = self.clock.now() - self.heard > launch.parent_timeout
             if gone or silent:

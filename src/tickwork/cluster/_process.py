@@ -49,6 +49,7 @@ from tickwork.transports.zmq import (
 
 from ._bridge import Inbound, Outbound
 from ._errors import ChildLost, ControlPlaneError, RemoteDaemonError
+from ._liveness import stalled
 from ._messages import (
     LAUNCH_FILE,
     ChannelSpec,
@@ -202,10 +203,12 @@ class ProcessDaemon(Daemon):
                 f"ProcessDaemon({target!r}) args must be msgspec-encodable (str, numbers, "
                 f"lists, dicts, Structs...); they travel as MessagePack: {exc}"
             ) from None
-        if env is not None and not all(
-            is_instance(k, str) and is_instance(v, str) for k, v in dict(env).items()
-        ):
-            raise TypeError("ProcessDaemon env must map str to str")
+        for key, value in dict(env or {}).items():
+            if not (is_instance(key, str) and is_instance(value, str)):
+                raise TypeError(
+                    f"ProcessDaemon env must map str to str, got {key!r}: {value!r}; "
+                    f"pass the value as text, e.g. {key!r}: str({value!r})"
+                )
         if backend not in ("asyncio", "trio"):
             raise ValueError(f"ProcessDaemon backend must be 'asyncio' or 'trio', got {backend!r}")
         if not is_int(channel_maxsize) or channel_maxsize < 0:
@@ -558,9 +561,14 @@ class ProcessDaemon(Daemon):
         scope.cancel()
 
     async def _heartbeat(self, mode: Mode, fail: Any) -> None:
-        async for _ in self._clock.every(self.heartbeat_interval, first="now"):
+        previous: float | None = None
+        async for tick in self._clock.every(self.heartbeat_interval, first="now"):
             if self._down is not None:
                 self._down.send(encode(Ping()))
+            if stalled(previous, tick, self.heartbeat_interval):
+                previous = tick
+                continue  # we were not running: what the child said waits unread
+            previous = tick
             silence = self._clock.now() - self._heard
             if mode == "run" and silence > self._child_timeout:
                 fail(
