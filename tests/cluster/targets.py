@@ -162,6 +162,8 @@ async def beats(ctx: Context, fifo: str) -> None:
     fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
     try:
         async for _ in ctx.clock.every(BEAT):
+            if ctx.stopping:
+                return  # (orphaned: the child is stopping itself)
             os.write(fd, b".")
     finally:
         os.close(fd)
