@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,8 +101,13 @@ async def run_pool(
     backend: str = "asyncio",
     seconds: float = JOB_SECONDS,
     crash_after: int = CRASH_AFTER,
+    on_result: Callable[[int, list[ProcessDaemon]], None] | None = None,
 ) -> PoolRun:
-    """Feed ``jobs`` jobs to the pool and collect every result once."""
+    """Feed ``jobs`` jobs to the pool and collect every result once.
+
+    ``on_result(collected, workers)`` runs after each new result (the tests SIGKILL
+    workers from it).
+    """
     run = PoolRun()
     source: Channel[int] = open_channel(PREFETCH)
     to_workers: list[Channel[int]] = [open_channel(PREFETCH) for _ in range(WORKERS)]
@@ -120,9 +125,10 @@ async def run_pool(
     async def gather(ctx: Context) -> None:
         await until_stopped(ctx, merge([ch.recv for ch in from_workers], collected.send))
 
+    workers: list[ProcessDaemon] = []
     async with Supervisor(on_error="restart", restart=RestartPolicy(base=0.01)) as sup:
         for index in range(WORKERS):
-            sup.add(
+            workers.append(
                 ProcessDaemon(
                     "process_pool:worker",
                     index,
@@ -135,6 +141,7 @@ async def run_pool(
                     channel_maxsize=PREFETCH,
                 )
             )
+            sup.add(workers[-1])
         await sup.wait_all_started()
         run.ready_at = time.perf_counter()
         sup.spawn(feed)
@@ -144,7 +151,10 @@ async def run_pool(
             job, value = await collected.recv.receive()
             if job in run.results:
                 run.duplicates += 1
+                continue
             run.results[job] = value
+            if on_result is not None:
+                on_result(len(run.results), workers)
         run.done_at = time.perf_counter()
         run.restarts = sum(h.restart_count for h in sup.snapshot().values())
         await sup.stop()

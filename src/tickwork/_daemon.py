@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -21,6 +21,7 @@ from ._validate import is_instance
 
 if TYPE_CHECKING:
     from ._context import Context
+    from ._health import DaemonHealth
 
 __all__ = ["Daemon", "DaemonFactory", "daemon"]
 
@@ -54,6 +55,16 @@ class Daemon(ABC):
 
     async def on_stop(self, ctx: Context) -> None:  # noqa: B027 - optional hook
         """Release what ``on_start`` acquired; runs shielded when the daemon is cancelled."""
+
+    def hosted_health(self) -> Sequence[DaemonHealth]:
+        """Health of the daemons this one hosts elsewhere (none by default).
+
+        A daemon that runs others out of its supervisor's reach (``tickwork.cluster``'s
+        ``ProcessDaemon``: the daemons of its child process) reports them here; its
+        supervisor's ``snapshot()`` lists each as ``"<this name>/<their name>"``. Called
+        on every ``snapshot()``: return what is already at hand, do no I/O.
+        """
+        return ()
 
 
 @final

@@ -7,6 +7,7 @@ import math
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Final, Literal, Self, final
 
@@ -41,6 +42,7 @@ _FATAL: Final = (KeyboardInterrupt, SystemExit)
 
 _DEFAULT_ON_START: Final = Daemon.on_start
 _DEFAULT_ON_STOP: Final = Daemon.on_stop
+_DEFAULT_HOSTED_HEALTH: Final = Daemon.hosted_health
 """The base class's no-op hooks: a daemon that keeps one skips the call (and, for
 ``on_stop``, its cleanup scope)."""
 
@@ -513,11 +515,21 @@ class Supervisor:
         await waiter.event.wait()
 
     def snapshot(self) -> dict[str, DaemonHealth]:
-        """Health of live daemons and the most recently finished ones, by name."""
+        """Health of live daemons and the most recently finished ones, by name.
+
+        A live daemon that hosts others elsewhere (``Daemon.hosted_health``, e.g. a
+        ``tickwork.cluster.ProcessDaemon``) adds one entry per hosted daemon, named
+        ``"<daemon>/<hosted>"``.
+        """
         now = self._clock.now()
         result = dict(self._finished)
         for name, record in self._records.items():
             result[name] = record.health(now)
+            daemon = record.daemon
+            if type(daemon).hosted_health is not _DEFAULT_HOSTED_HEALTH:
+                for hosted in daemon.hosted_health():
+                    key = f"{name}/{hosted.name}"
+                    result.setdefault(key, replace(hosted, name=key))
         return result
 
     # -- running one daemon ----------------------------------------------------------

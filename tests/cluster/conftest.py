@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import pytest
@@ -70,14 +73,27 @@ def backend(anyio_backend: Any) -> str:
     return name.split("+")[0]
 
 
+HEARTBEAT: Final = 0.1
+"""Heartbeats often enough that health and liveness tests see one within moments."""
+SILENCE: Final = 5.0
+"""Default child_timeout / parent_timeout in tests: far above any stall a loaded
+two-core machine causes; tests of silence itself pass their own, shorter one."""
+STOP_TIMEOUT: Final = 0.5
+"""Bounds a cooperative stop: idle children return within milliseconds."""
+TERM_TIMEOUT: Final = 0.3
+"""Bounds SIGTERM: the Python default handler exits at once."""
+
+
 def make(target: str, *args: Any, backend: str, **kwargs: Any) -> ProcessDaemon:
-    """A ProcessDaemon with short liveness bounds, running ``target`` from targets.py."""
+    """A ProcessDaemon with test-sized bounds, running ``target`` from targets.py."""
     options: dict[str, Any] = {
         "env": ENV,
         "backend": backend,
-        "heartbeat_interval": 0.1,
-        "stop_timeout": 0.5,
-        "term_timeout": 0.3,
+        "heartbeat_interval": HEARTBEAT,
+        "child_timeout": SILENCE,
+        "parent_timeout": SILENCE,
+        "stop_timeout": STOP_TIMEOUT,
+        "term_timeout": TERM_TIMEOUT,
     }
     options.update(kwargs)
     return ProcessDaemon(f"targets:{target}", *args, **options)
@@ -96,7 +112,33 @@ def child_pids() -> set[int]:
 
 
 def open_fds() -> int:
+    """Open file descriptors of this process (pipes, sockets, files, pidfds...)."""
     return len(os.listdir("/proc/self/fd"))
+
+
+def open_sockets() -> int:
+    """Of those, the sockets (ZeroMQ's ipc and its internal signalling ones included)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own descriptor
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
+
+
+@contextlib.contextmanager
+def own_tempdir() -> Iterator[Path]:
+    """Make ProcessDaemons create their private directories in a fresh, short base.
+
+    Other test runs on the machine share /tmp, so leftovers are counted only here
+    (short, because an ipc path must fit in 107 bytes).
+    """
+    base = Path(tempfile.mkdtemp(prefix="tw-"))
+    old, tempfile.tempdir = tempfile.tempdir, str(base)
+    try:
+        yield base
+    finally:
+        tempfile.tempdir = old
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def process_state(pid: int) -> str | None:

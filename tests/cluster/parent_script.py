@@ -1,25 +1,32 @@
-"""An intermediate parent for the orphan test, run as a script (never imported by pytest).
+"""An intermediate parent for the orphan tests, run as a script (never imported by pytest).
 
-``python parent_script.py BACKEND``: supervises one ProcessDaemon, prints the child's
-pid once it is ready, then waits to be killed.
+``python parent_script.py BACKEND [PARENT_TIMEOUT FIFO]``: supervises one ProcessDaemon
+(``targets:idle``, or ``targets:beats`` writing to ``FIFO`` when given), prints the
+child's pid once it is ready, then waits to be killed.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 
 import tickwork
 from tickwork.cluster import ProcessDaemon
 
+HEARTBEAT = 0.1
 
-async def main() -> None:
+
+async def main(argv: list[str]) -> None:
     here = str(Path(__file__).parent)
-    child = ProcessDaemon(
-        "targets:idle", "orphan", env={"PYTHONPATH": here}, heartbeat_interval=0.1
-    )
+    options: dict[str, Any] = {"env": {"PYTHONPATH": here}, "heartbeat_interval": HEARTBEAT}
+    if len(argv) > 2:
+        options["parent_timeout"] = float(argv[2])
+        child = ProcessDaemon("targets:beats", argv[3], **options)
+    else:
+        child = ProcessDaemon("targets:idle", "orphan", **options)
     async with tickwork.Supervisor() as sup:
         sup.add(child)
         await sup.wait_all_started()
@@ -28,4 +35,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    anyio.run(main, backend=sys.argv[1])
+    anyio.run(main, sys.argv, backend=sys.argv[1])

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
+from typing import Final
 
 import anyio
 
@@ -97,3 +99,71 @@ async def hang_after_start(ctx: Context) -> None:
     """Ignore the stop: only SIGTERM gets rid of it."""
     with anyio.CancelScope(shield=True):
         await anyio.sleep_forever()
+
+
+class _ReadsInOnStart(Daemon):
+    """Takes its first job in ``on_start`` (which therefore needs the bridge already)."""
+
+    def __init__(self, jobs: ReceiveStream[int], results: SendStream[int]) -> None:
+        self.name = "reads_in_on_start"
+        self._jobs = jobs
+        self._results = results
+        self._first = 0
+
+    async def on_start(self, ctx: Context) -> None:
+        self._first = await self._jobs.receive()
+
+    async def run(self, ctx: Context) -> None:
+        await self._results.send(self._first * 10)
+        await ctx.stop_event.wait()
+
+
+def reads_in_on_start(*, jobs: ReceiveStream[int], results: SendStream[int]) -> Daemon:
+    """A daemon whose on_start waits for data from the parent's channel."""
+    return _ReadsInOnStart(jobs, results)
+
+
+def _first_time(marker: str) -> bool:
+    """True the first time it is called with ``marker`` (a file it then creates)."""
+    path = Path(marker)
+    if path.exists():
+        return False
+    path.write_text("seen")
+    return True
+
+
+@daemon
+async def send_then_die(ctx: Context, marker: str, *, results: SendStream[str]) -> None:
+    """First process: send one item, then SIGKILL itself the moment send() returns.
+
+    A later process (the marker exists) sends nothing: the item must have reached the
+    parent before send() returned, or it is lost.
+    """
+    if not _first_time(marker):
+        await ctx.stop_event.wait()
+        return
+    await results.send("kept")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@daemon
+async def explode_on_job(ctx: Context, *, jobs: ReceiveStream[str]) -> None:
+    """Run until a job arrives, then fail with its text."""
+    raise RuntimeError(await jobs.receive())
+
+
+BEAT: Final = 0.05
+"""How often ``beats`` writes: a test counts real time passing in the child by these."""
+
+
+@daemon
+async def beats(ctx: Context, fifo: str) -> None:
+    """Write one byte to ``fifo`` every BEAT seconds (the reader opened it first)."""
+    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        async for _ in ctx.clock.every(BEAT):
+            if ctx.stopping:
+                return  # (orphaned: the child is stopping itself)
+            os.write(fd, b".")
+    finally:
+        os.close(fd)

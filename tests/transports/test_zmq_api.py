@@ -7,10 +7,12 @@ import subprocess
 import sys
 import typing
 
+import anyio
+import anyio.abc
 import pytest
 
 import tickwork.transports.zmq as tz
-from tickwork import ReceiveStream, SendStream
+from tickwork import ChannelInUse, ReceiveStream, SendStream
 
 
 def test_all_is_sorted_complete_and_public() -> None:
@@ -97,3 +99,35 @@ def test_curve_keys_are_checked_and_secrets_not_printed() -> None:
     assert secret.decode() not in repr(server)
     with pytest.raises(ValueError, match="z85"):
         tz.CurveClient(b"short", public, secret)
+
+
+async def test_wait_acked_returns_once_the_receiver_came_back_for_more() -> None:
+    async with (
+        tz.open_zmq_receive("memory://acked", maxsize=4) as rx,
+        tz.open_zmq_send("memory://acked", maxsize=4) as tx,
+    ):
+        with anyio.fail_after(5):
+            await tx.wait_acked()  # nothing in flight: at once
+            await tx.send(1)
+            await tx.send(2)
+            acked = anyio.Event()
+
+            async def confirm(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+                task_status.started()  # the starter resumes once this waits below
+                await tx.wait_acked()
+                acked.set()
+
+            async with anyio.create_task_group() as tg:
+                await tg.start(confirm)
+                assert await rx.receive() == 1
+                assert await rx.receive() == 2
+                assert not acked.is_set()  # 2 is still held by the application
+                with pytest.raises(ChannelInUse):
+                    await tx.wait_acked()  # the one waiting is confirm()
+                tg.start_soon(rx.receive)  # coming back for more acknowledges 2
+                await acked.wait()
+                assert tx.transport_statistics().in_flight == 0
+                await tx.send(3)
+        await rx.aclose()
+        with anyio.fail_after(5):
+            await tx.wait_acked()  # the receiver closed: nothing to wait for

@@ -18,6 +18,7 @@ import os
 import sys
 import traceback
 import uuid
+from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Final, cast, final
@@ -26,10 +27,12 @@ import anyio
 import msgspec
 import zmq
 
-from tickwork import Daemon, DaemonError, Supervisor, WallClock
+from tickwork import Daemon, DaemonError, DaemonHealth, Supervisor, WallClock
 from tickwork._logging import library_logger
 from tickwork.transports.zmq import MsgpackSerde, open_zmq_receive, open_zmq_send
 
+from ._confirm import ConfirmedSend
+from ._liveness import stalled
 from ._messages import (
     LAUNCH_FILE,
     ChildDaemonHealth,
@@ -71,8 +74,13 @@ def build_daemons(target: str, args: list[Any], channels: dict[str, Any]) -> lis
         factory = getattr(module, attr)
     except AttributeError:
         raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
-    made = factory(*args, **channels)
-    found: list[object] = [made] if isinstance(made, Daemon) else list(made)
+    made: object = factory(*args, **channels)
+    if isinstance(made, Daemon):
+        found: list[object] = [made]
+    elif isinstance(made, Iterable):
+        found = list(cast("Iterable[object]", made))
+    else:
+        raise TypeError(f"{target} returned {made!r}; a factory must return Daemons")
     daemons: list[Daemon] = []
     for item in found:
         if not isinstance(item, Daemon):
@@ -112,6 +120,13 @@ class _ShipLogs(logging.Handler):
             self.handleError(record)
 
 
+def _type_name(exc: BaseException) -> str:
+    kind = type(exc)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 def _report(exc: BaseException, fallback: str) -> ErrorReport:
     """The ``error`` message for what escaped: the original behind a DaemonError."""
     daemon = fallback
@@ -123,36 +138,32 @@ def _report(exc: BaseException, fallback: str) -> ErrorReport:
         daemon = leaf.daemon
         if leaf.__cause__ is not None:
             leaf = leaf.__cause__
-    kind = type(leaf)
-    name = (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
-    )
     return ErrorReport(
         daemon=daemon,
-        type_name=name,
+        type_name=_type_name(leaf),
         args=[repr(arg) for arg in cast("tuple[object, ...]", leaf.args)],
         traceback="".join(traceback.format_exception(leaf)),
     )
 
 
-def _health(supervisor: Supervisor) -> Health:
-    return Health(
-        daemons=[
-            ChildDaemonHealth(
-                name=h.name,
-                state=h.state,
-                restart_count=h.restart_count,
-                last_error=None
-                if h.last_error is None
-                else f"{type(h.last_error).__name__}: {h.last_error}",
-                last_error_phase=h.last_error_phase,
-                uptime=h.uptime,
-            )
-            for h in supervisor.snapshot().values()
-        ]
+def _daemon_health(h: DaemonHealth) -> ChildDaemonHealth:
+    error = h.last_error
+    if error is not None and isinstance(error, DaemonError) and error.__cause__ is not None:
+        error = error.__cause__
+    return ChildDaemonHealth(
+        name=h.name,
+        state=h.state,
+        restart_count=h.restart_count,
+        last_error=None if error is None else f"{type(error).__name__}: {error}",
+        last_error_phase=h.last_error_phase,
+        uptime=h.uptime,
+        error_type=None if error is None else _type_name(error),
+        error_args=[] if error is None else [repr(arg) for arg in error.args],
     )
+
+
+def _health(supervisor: Supervisor) -> Health:
+    return Health(daemons=[_daemon_health(h) for h in supervisor.snapshot().values()])
 
 
 @final
@@ -183,11 +194,12 @@ class _Child:
                         )
                     )
                 else:
-                    channels[spec.name] = await stack.enter_async_context(
+                    tx = await stack.enter_async_context(
                         open_zmq_send(
                             spec.address, bind=False, maxsize=spec.maxsize, serde=MsgpackSerde()
                         )
                     )
+                    channels[spec.name] = ConfirmedSend(tx)
             daemons = build_daemons(launch.target, launch.args, channels)
             supervisor = Supervisor(clock=self.clock)
             async with anyio.create_task_group() as watchers:
@@ -221,9 +233,14 @@ class _Child:
 
     async def _heartbeat(self, supervisor: Supervisor) -> None:
         launch = self.launch
-        async for _ in self.clock.every(launch.heartbeat_interval, first="now"):
+        previous: float | None = None
+        async for tick in self.clock.every(launch.heartbeat_interval, first="now"):
             self.say(Ping())
             self.say(_health(supervisor))
+            if stalled(previous, tick, launch.heartbeat_interval):
+                previous = tick
+                continue  # we were not running (SIGSTOP, a long GC): judge next tick
+            previous = tick
             gone = os.getppid() != self.parent_pid
             silent = self.clock.now() - self.heard > launch.parent_timeout
             if gone or silent:

@@ -11,6 +11,8 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from tickwork import DaemonFailurePhase, DaemonState
+
 __all__ = [
     "LAUNCH_FILE",
     "ChannelSpec",
@@ -70,11 +72,16 @@ class ChildDaemonHealth(msgspec.Struct, frozen=True):
     """One daemon of a child process, as its supervisor's ``snapshot()`` saw it."""
 
     name: str
-    state: str
+    state: DaemonState
     restart_count: int
     last_error: str | None
-    last_error_phase: str | None
+    """``"TypeName: message"``, or None."""
+    last_error_phase: DaemonFailurePhase | None
     uptime: float | None
+    error_type: str | None = None
+    """The last error's qualified type name (as in ``RemoteDaemonError.remote_type``)."""
+    error_args: list[str] = msgspec.field(default_factory=list[str])
+    """The last error's arguments, each ``repr``-ed."""
 
 
 class Identify(msgspec.Struct, frozen=True, tag="identify"):

@@ -29,12 +29,27 @@ import anyio.abc
 import msgspec
 import zmq
 
-from tickwork import Clock, Context, Daemon, ReceiveStream, SendStream, WallClock
+from tickwork import (
+    Clock,
+    Context,
+    Daemon,
+    DaemonHealth,
+    ReceiveStream,
+    SendStream,
+    WallClock,
+)
 from tickwork._validate import is_instance, is_int
-from tickwork.transports.zmq import MsgpackSerde, open_zmq_receive, open_zmq_send
+from tickwork.transports.zmq import (
+    MsgpackSerde,
+    ZmqReceiveStream,
+    ZmqSendStream,
+    open_zmq_receive,
+    open_zmq_send,
+)
 
 from ._bridge import Inbound, Outbound
 from ._errors import ChildLost, ControlPlaneError, RemoteDaemonError
+from ._liveness import stalled
 from ._messages import (
     LAUNCH_FILE,
     ChannelSpec,
@@ -118,6 +133,8 @@ class ProcessDaemon(Daemon):
     __slots__ = (
         "_args",
         "_backend",
+        "_bridge_failure",
+        "_bridges",
         "_channel_maxsize",
         "_child_timeout",
         "_clock",
@@ -127,10 +144,12 @@ class ProcessDaemon(Daemon):
         "_dir",
         "_down",
         "_env",
+        "_fail",
         "_failure",
         "_health",
         "_health_event",
         "_heard",
+        "_hosted",
         "_inbound",
         "_kill_timeout",
         "_log_level",
@@ -184,10 +203,12 @@ class ProcessDaemon(Daemon):
                 f"ProcessDaemon({target!r}) args must be msgspec-encodable (str, numbers, "
                 f"lists, dicts, Structs...); they travel as MessagePack: {exc}"
             ) from None
-        if env is not None and not all(
-            is_instance(k, str) and is_instance(v, str) for k, v in dict(env).items()
-        ):
-            raise TypeError("ProcessDaemon env must map str to str")
+        for key, value in dict(env or {}).items():
+            if not (is_instance(key, str) and is_instance(value, str)):
+                raise TypeError(
+                    f"ProcessDaemon env must map str to str, got {key!r}: {value!r}; "
+                    f"pass the value as text, e.g. {key!r}: str({value!r})"
+                )
         if backend not in ("asyncio", "trio"):
             raise ValueError(f"ProcessDaemon backend must be 'asyncio' or 'trio', got {backend!r}")
         if not is_int(channel_maxsize) or channel_maxsize < 0:
@@ -240,6 +261,7 @@ class ProcessDaemon(Daemon):
         self._node: str | None = None
         self._status: ChildStatus | None = None
         self._health: tuple[ChildDaemonHealth, ...] = ()
+        self._hosted: tuple[DaemonHealth, ...] = ()
         self._heard = 0.0
         self._failure: BaseException | None = None
         self._ready = False
@@ -247,6 +269,9 @@ class ProcessDaemon(Daemon):
         self._tails: dict[str, bytes] = {}
         self._closed = anyio.Event()
         self._health_event: anyio.Event | None = None
+        self._bridges: AsyncExitStack | None = None
+        self._bridge_failure: Exception | None = None
+        self._fail: Callable[[BaseException], None] | None = None
 
     def __repr__(self) -> str:
         return f"<ProcessDaemon {self.name!r} target={self.target!r} pid={self._pid}>"
@@ -278,6 +303,39 @@ class ProcessDaemon(Daemon):
         """The child supervisor's last ``snapshot()``, one entry per daemon in the child."""
         return self._health
 
+    def hosted_health(self) -> tuple[DaemonHealth, ...]:
+        """The child's daemons, for the parent's ``snapshot()`` (``"<name>/<child>"``).
+
+        As of the child's last heartbeat, and only while that child process lives: once
+        it has ended, this ProcessDaemon's own entry says how (ADR 0039).
+        """
+        if self._proc is None or self._returncode is not None:
+            return ()
+        return self._hosted
+
+    def _as_daemon_health(self, h: ChildDaemonHealth) -> DaemonHealth:
+        error = (
+            None
+            if h.error_type is None
+            else RemoteDaemonError(
+                daemon=self.name,
+                remote_daemon=h.name,
+                remote_type=h.error_type,
+                remote_args=tuple(h.error_args),
+                remote_traceback="",
+                pid=self._pid,
+            )
+        )
+        return DaemonHealth(
+            name=h.name,
+            state=h.state,
+            restart_count=h.restart_count,
+            last_error=error,
+            last_error_phase=h.last_error_phase,
+            started_at=None,  # the child's clock is not the parent supervisor's
+            uptime=h.uptime,
+        )
+
     async def next_health(self) -> tuple[ChildDaemonHealth, ...]:
         """Wait for the child's next ``health`` message (one per heartbeat) and return it."""
         event = self._health_event
@@ -289,75 +347,99 @@ class ProcessDaemon(Daemon):
     # -- the three hooks ---------------------------------------------------------------
 
     async def on_start(self, ctx: Context) -> None:
-        """Start the child; return once it reports ``ready`` (all its ``on_start`` done)."""
+        """Start the child and bridge its channels; return once it reports ``ready``.
+
+        The channels are bridged before the wait, so a child daemon whose ``on_start``
+        waits for data from the parent gets it (ADR 0040).
+        """
         try:
             await self._spawn(ctx)
+            await self._open_bridges()
             await self._watch(ctx, "ready", self._start_timeout)
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._shutdown(ctx)
+            try:
+                await self._close_bridges()  # not in a new scope: its task group is outside
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._shutdown(ctx)
             raise
 
     async def run(self, ctx: Context) -> None:
-        """Supervise the child (and bridge its channels) until it ends; raise if it failed."""
-        async with AsyncExitStack() as stack:
-            bridges = anyio.create_task_group()
-            txs: list[tuple[Outbound, Any]] = []
-            rxs: list[tuple[Inbound, Any]] = []
-            assert self._dir is not None
-            for key, out in self._outbound.items():
-                tx = await stack.enter_async_context(
-                    open_zmq_send(
-                        self._channel_address(key),
-                        bind=True,
-                        maxsize=self._channel_maxsize,
-                        serde=MsgpackSerde(),
-                        linger_ms=0,
-                    )
-                )
-                txs.append((out, tx))
-            for key, inb in self._inbound.items():
-                rx = await stack.enter_async_context(
-                    open_zmq_receive(
-                        self._channel_address(key),
-                        bind=True,
-                        maxsize=self._channel_maxsize,
-                        serde=MsgpackSerde(),
-                        linger_ms=0,
-                    )
-                )
-                rxs.append((inb, rx))
-            failures: list[Exception] = []
-
-            async def guarded(pump: Callable[[], Awaitable[None]]) -> None:
-                try:
-                    await pump()
-                except Exception as exc:  # raised from run() below, not in a group
-                    failures.append(exc)
-                    bridges.cancel_scope.cancel()
-
-            try:
-                async with bridges:
-                    for out, tx in txs:
-                        bridges.start_soon(guarded, partial(out.pump, tx))
-                    for inb, rx in rxs:
-                        bridges.start_soon(guarded, partial(inb.pump, rx))
-                    try:
-                        await self._watch(ctx, "run", None)
-                    except Exception as exc:
-                        failures.insert(0, exc)
-                    bridges.cancel_scope.cancel()
-            finally:
-                for out, tx in txs:
-                    out.forget_acknowledged(tx)
-                for inb, rx in rxs:
-                    inb.salvage(rx)
-        if failures:
-            raise failures[0]
+        """Supervise the child (its channels bridged since on_start) until it ends."""
+        try:
+            await self._watch(ctx, "run", None)
+        finally:
+            await self._close_bridges()
 
     async def on_stop(self, ctx: Context) -> None:
         """Stop the child: ``stop``, then SIGTERM, then SIGKILL, each bounded."""
         await self._shutdown(ctx)
+
+    # -- the data plane ------------------------------------------------------------------
+
+    async def _open_bridges(self) -> None:
+        """Open this attempt's channel endpoints and start forwarding, until closed.
+
+        The endpoints and the pumps' task group live in ``self._bridges`` from
+        ``on_start`` to the end of ``run`` (both hooks run in the same task, so the
+        scopes still nest); ``_close_bridges`` ends them, keeping what is undelivered.
+        """
+        stack = AsyncExitStack()
+        self._bridges = stack
+        await stack.__aenter__()
+        txs: list[tuple[Outbound, ZmqSendStream[Any]]] = []
+        rxs: list[tuple[Inbound, ZmqReceiveStream[Any]]] = []
+        for key, out in self._outbound.items():
+            tx = await stack.enter_async_context(
+                open_zmq_send(
+                    self._channel_address(key),
+                    bind=True,
+                    maxsize=self._channel_maxsize,
+                    serde=MsgpackSerde(),
+                    linger_ms=0,
+                )
+            )
+            txs.append((out, tx))
+        for key, inb in self._inbound.items():
+            rx = await stack.enter_async_context(
+                open_zmq_receive(
+                    self._channel_address(key),
+                    bind=True,
+                    maxsize=self._channel_maxsize,
+                    serde=MsgpackSerde(),
+                    linger_ms=0,
+                )
+            )
+            rxs.append((inb, rx))
+
+        def keep_undelivered() -> None:
+            for out, tx in txs:
+                out.forget_acknowledged(tx)
+            for inb, rx in rxs:
+                inb.salvage(rx)
+
+        stack.callback(keep_undelivered)
+        pumps = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(pumps.cancel_scope.cancel)  # runs first: the pumps end, then the rest
+
+        async def guarded(pump: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await pump()
+            except Exception as exc:  # the watch raises it from on_start or run
+                if self._bridge_failure is None:
+                    self._bridge_failure = exc
+                if self._fail is not None:
+                    self._fail(exc)
+
+        for out, tx in txs:
+            pumps.start_soon(guarded, partial(out.pump, tx))
+        for inb, rx in rxs:
+            pumps.start_soon(guarded, partial(inb.pump, rx))
+
+    async def _close_bridges(self) -> None:
+        stack, self._bridges = self._bridges, None
+        if stack is not None:
+            await stack.aclose()
 
     # -- starting ------------------------------------------------------------------------
 
@@ -366,10 +448,10 @@ class ProcessDaemon(Daemon):
         return f"ipc://{self._dir}/ch-{key}"
 
     async def _spawn(self, ctx: Context) -> None:
-        self._failure = None
+        self._failure = self._bridge_failure = None
         self._ready = False
         self._node = self._pid = self._status = self._returncode = None
-        self._health = ()
+        self._health = self._hosted = ()
         self._tails = {"stdout": b"", "stderr": b""}
         directory = Path(tempfile.mkdtemp(prefix="tw-cluster-"))  # mode 0700
         self._dir = directory
@@ -428,24 +510,31 @@ class ProcessDaemon(Daemon):
         self._closed = anyio.Event()
         if self._status == "closed":
             self._closed.set()
-        async with anyio.create_task_group() as tg:
+        try:
+            async with anyio.create_task_group() as tg:
 
-            def fail(exc: BaseException) -> None:
-                if self._failure is None:
-                    self._failure = exc
-                tg.cancel_scope.cancel()
+                def fail(exc: BaseException) -> None:
+                    if self._failure is None:
+                        self._failure = exc
+                    tg.cancel_scope.cancel()
 
-            tg.start_soon(self._read_control, ctx, mode, tg.cancel_scope, fail)
-            if proc.stdout is not None:
-                tg.start_soon(self._read_output, ctx, "stdout", proc.stdout)
-            if proc.stderr is not None:
-                tg.start_soon(self._read_output, ctx, "stderr", proc.stderr)
-            tg.start_soon(self._heartbeat, mode, fail)
-            tg.start_soon(self._wait_exit, ctx, mode, tg.cancel_scope, fail)
-            if mode == "run":
-                tg.start_soon(self._relay_stop, ctx)
-            if timeout is not None:
-                tg.start_soon(self._alarm, mode, timeout, tg.cancel_scope, fail)
+                if mode != "stop":
+                    self._fail = fail  # a failing channel bridge fails this watch too
+                    if self._bridge_failure is not None:
+                        fail(self._bridge_failure)
+                tg.start_soon(self._read_control, ctx, mode, tg.cancel_scope, fail)
+                if proc.stdout is not None:
+                    tg.start_soon(self._read_output, ctx, "stdout", proc.stdout)
+                if proc.stderr is not None:
+                    tg.start_soon(self._read_output, ctx, "stderr", proc.stderr)
+                tg.start_soon(self._heartbeat, mode, fail)
+                tg.start_soon(self._wait_exit, ctx, mode, tg.cancel_scope, fail)
+                if mode == "run":
+                    tg.start_soon(self._relay_stop, ctx)
+                if timeout is not None:
+                    tg.start_soon(self._alarm, mode, timeout, tg.cancel_scope, fail)
+        finally:
+            self._fail = None
         if self._failure is not None and mode != "stop":
             raise self._failure
 
@@ -472,9 +561,14 @@ class ProcessDaemon(Daemon):
         scope.cancel()
 
     async def _heartbeat(self, mode: Mode, fail: Any) -> None:
-        async for _ in self._clock.every(self.heartbeat_interval, first="now"):
+        previous: float | None = None
+        async for tick in self._clock.every(self.heartbeat_interval, first="now"):
             if self._down is not None:
                 self._down.send(encode(Ping()))
+            if stalled(previous, tick, self.heartbeat_interval):
+                previous = tick
+                continue  # we were not running: what the child said waits unread
+            previous = tick
             silence = self._clock.now() - self._heard
             if mode == "run" and silence > self._child_timeout:
                 fail(
@@ -532,6 +626,7 @@ class ProcessDaemon(Daemon):
                 self._ready = True
         elif isinstance(message, Health):
             self._health = tuple(message.daemons)
+            self._hosted = tuple(self._as_daemon_health(h) for h in message.daemons)
             if self._health_event is not None:
                 self._health_event.set()
         elif isinstance(message, LogRecord):

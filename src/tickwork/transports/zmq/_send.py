@@ -158,6 +158,30 @@ class ZmqSendStream(Link, Generic[T]):
         self._on_change()
         await self._greeted.wait()
 
+    async def wait_acked(self) -> None:
+        """Wait until the receiving application has taken every item sent so far.
+
+        For a sender that must know an item reached the other side before it goes on
+        (``tickwork.cluster`` uses it so a child's results survive its SIGKILL). An
+        item counts as taken once the receiver's application came back for the next
+        one. Returns at once with nothing in flight, and when the channel ended (the
+        receiver closed, was given up on, or the transport failed). Counts as blocking
+        on the endpoint for :class:`~tickwork.ChannelInUse`.
+        """
+        self._after_send()  # an ACK may already be here, its ZMQ_FD edge eaten by a send
+        if self._waiter is not None:
+            raise ChannelInUse("sending")
+        core = self._s
+        if core.epoch:
+            self._transmit()  # what send_nowait accepted goes now, not at the next flush
+        while core.in_flight() and not (core.peer_closed or core.gone or core.failure):
+            waiter = self._waiter = anyio.Event()
+            try:
+                await waiter.wait()
+            finally:
+                self._waiter = None
+        await anyio.lowlevel.checkpoint()
+
     # -- moving bytes ---------------------------------------------------------------------
 
     def _raise_if_stopped(self) -> None:
