@@ -9,6 +9,7 @@ import tickwork
 from tickwork import Supervisor
 from tickwork.cluster import RemoteDaemonError
 from tickwork.hosting import serve_hosting
+from tickwork.hosting.http import METRICS_MAX_AGE
 
 from .conftest import Records, make
 
@@ -70,6 +71,9 @@ async def test_child_daemons_appear_in_snapshot_readyz_and_metrics(
                     assert ready.status_code == 503
                     bomb_entry = next(d for d in ready.json()["daemons"] if d["name"] == "bomb")
                     assert "fuse lit" in bomb_entry["last_error"]
+                    # The body rendered before the failure is served for one period
+                    # (ADR 0038); the next render shows it.
+                    await anyio.sleep(METRICS_MAX_AGE)
                     metrics = (await client.get("/metrics")).text
                     assert "tickwork_ready 0.0" in metrics
                     assert 'tickwork_daemon_state{daemon="bomb",state="failed"} 1.0' in metrics
