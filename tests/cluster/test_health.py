@@ -73,7 +73,7 @@ async def test_child_daemons_appear_in_snapshot_readyz_and_metrics(
                     assert "fuse lit" in bomb_entry["last_error"]
                     # The body rendered before the failure is served for one period
                     # (ADR 0038); the next render shows it.
-                    await anyio.sleep(METRICS_MAX_AGE)
+                    await sup.clock.sleep(METRICS_MAX_AGE)
                     metrics = (await client.get("/metrics")).text
                     assert "tickwork_ready 0.0" in metrics
                     assert 'tickwork_daemon_state{daemon="bomb",state="failed"} 1.0' in metrics
