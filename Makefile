@@ -49,8 +49,11 @@ check: lint typecheck
 docs: sync
 	$(RUN) mkdocs build --strict --quiet
 
+# The suite spreads over one worker per core (pytest-xdist): most of its time is CPU,
+# so two cores halve it. `make test WORKERS=0` runs it in one process.
+WORKERS ?= auto
 test: check docs
-	$(RUN) pytest
+	$(RUN) pytest -n $(WORKERS)
 
 # A fresh clone of HEAD with only the system Python on PATH (no uv, no virtualenv):
 # what a new user's `make demo` does, uv bootstrap included. CI runs it.
@@ -66,7 +69,7 @@ test-lowest: uv
 	$(UV) venv --quiet --python $(PYTHON) $(LOWEST)
 	$(UV) pip install --quiet --python $(LOWEST) --resolution lowest-direct \
 		-e '.[zmq,trio,http]' --group dev
-	$(LOWEST)/bin/python -m pytest
+	$(LOWEST)/bin/python -m pytest -n $(WORKERS)
 
 test-slow: sync
 	$(RUN) pytest -m slow --timeout 3600
