@@ -41,8 +41,6 @@ from ._simclock import SimClock as SimClock
 from ._supervisor import Strategy as Strategy
 from ._supervisor import Supervisor as Supervisor
 
-__version__ = "0.1.0"
-
 from ._internals import fixup_module_metadata as _fixup_module_metadata
 
 __version__: str = _version("tickwork")
