@@ -50,3 +50,32 @@ def test_classes_are_final_unless_meant_for_subclassing() -> None:
         if issubclass(obj, BaseException):
             continue  # exceptions may be subclassed by callers, like trio's
         assert getattr(obj, "__final__", False), f"tickwork.{name} should be @final"
+
+
+def test_simclock_public_surface_is_the_contract() -> None:
+    """The engines' and attached loops' hooks are private (ADR 0027): a user sees only
+    the Clock protocol and SimClock's own controls."""
+    public = {name for name in dir(tickwork.SimClock) if not name.startswith("_")}
+    assert public == {
+        "advance",
+        "advance_to",
+        "autojump",
+        "backend_options",
+        "busy",
+        "every",
+        "fail_after",
+        "jump_when_idle",
+        "move_on_after",
+        "next_deadline",
+        "now",
+        "now_ns",
+        "pending",
+        "run",
+        "run_sync",
+        "run_until_idle",
+        "seed",
+        "settle_rounds",
+        "sleep",
+        "sleep_until_ns",
+        "wait_until",
+    }

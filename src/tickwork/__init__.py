@@ -34,14 +34,13 @@ from ._exceptions import WouldBlock as WouldBlock
 from ._health import DaemonFailurePhase as DaemonFailurePhase
 from ._health import DaemonHealth as DaemonHealth
 from ._health import DaemonState as DaemonState
+from ._internals import fixup_module_metadata as _fixup_module_metadata
 from ._logging import ClockAwareLoggerAdapter as ClockAwareLoggerAdapter
 from ._restart import RestartPolicy as RestartPolicy
 from ._run import run as run
 from ._simclock import SimClock as SimClock
 from ._supervisor import Strategy as Strategy
 from ._supervisor import Supervisor as Supervisor
-
-from ._internals import fixup_module_metadata as _fixup_module_metadata
 
 __version__: str = _version("tickwork")
 """The installed distribution's version: pyproject.toml is the one place it is set."""

@@ -17,7 +17,8 @@ import math
 import selectors
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 from ._clock import NS_PER_SECOND
 
@@ -49,22 +50,24 @@ TRIO_IDLE_SLEEP: Final = 999_999_999.0
 waiting, so the run waits for I/O, a thread or a wake from the clock itself."""
 
 
-class AttachedHost(Protocol):
-    """What an attached loop needs from its SimClock."""
+@final
+@dataclass(frozen=True, slots=True)
+class AttachedHost:
+    """What an attached loop needs from its SimClock: the clock's private callbacks
+    (ADR 0027)."""
 
-    def now(self) -> float: ...
-
-    def now_ns(self) -> int: ...
-
-    def loop_timer_added(self) -> None: ...
-
-    def thread_work(self, delta: int) -> None: ...
-
-    def idle_wait_expired(self) -> None: ...
-
-    def io_poll_skippable(self) -> bool: ...
-
-    def trio_wants_deadline(self) -> bool: ...
+    now: Callable[[], float]
+    now_ns: Callable[[], int]
+    loop_timer_added: Callable[[], None]
+    """A loop timer was scheduled: an idle jump drive may now have somewhere to go."""
+    thread_work: Callable[[int], None]
+    """An executor job started (+1) or ended (-1)."""
+    idle_wait_expired: Callable[[], None]
+    """The attached loop waited in real time and nothing arrived."""
+    io_poll_skippable: Callable[[], bool]
+    """A drive is waking timers due now: the loop need not poll I/O between them."""
+    trio_wants_deadline: Callable[[], bool]
+    """The attached trio run is idle with a deadline ahead: start autojump lazily."""
 
 
 @final

@@ -10,9 +10,10 @@ backends: ``_engine_asyncio.py`` and ``_engine_trio.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Final, Protocol
+from dataclasses import dataclass
+from typing import Final, Protocol, final
 
 __all__ = ["DEADLOCK_AFTER", "Engine", "EngineHost", "Poke"]
 
@@ -24,43 +25,30 @@ Poke = Callable[[], object]
 """Called when a timer is registered while a jump drive idles, so it looks again."""
 
 
-class EngineHost(Protocol):
-    """What an engine needs from its SimClock (the clock implements these publicly)."""
+@final
+@dataclass(frozen=True, slots=True)
+class EngineHost:
+    """What an engine needs from its SimClock, handed over as the clock's own private
+    methods, so none of it is part of SimClock's public surface (ADR 0027)."""
 
     settle_rounds: int
     autojump: bool
-
-    def now(self) -> float: ...
-
-    def now_ns(self) -> int: ...
-
-    def drive_step(self, target_ns: int | None) -> bool:
-        """At a quiescent point: take one step (release idle waiters or fire a timer)."""
-        ...
-
-    def step_moves_time(self) -> bool:
-        """Whether the next step would move the time (or end a bounded drive)."""
-        ...
-
-    def holds_time(self) -> bool:
-        """Outside work (``busy()`` blocks, executor jobs, worker threads) is in flight."""
-        ...
-
-    def when_not_busy(self, callback: Callable[[], object]) -> bool:
-        """If ``busy()`` blocks are open, call ``callback`` once they close; else False."""
-        ...
-
-    def nothing_left(self) -> bool:
-        """No timer, no loop deadline, no outside work: nothing can ever wake a task."""
-        ...
-
-    def report_deadlock(self) -> None:
-        """Raise (or deliver) :class:`~tickwork.Deadlock` for an autojump clock."""
-        ...
-
-    async def next_quiescent_point(self) -> None:
-        """Park until the running drive's next quiescent point (a joining idle wait)."""
-        ...
+    now: Callable[[], float]
+    now_ns: Callable[[], int]
+    drive_step: Callable[[int | None], bool]
+    """At a quiescent point: take one step (release idle waiters or fire a timer)."""
+    step_moves_time: Callable[[], bool]
+    """Whether the next step would move the time (or end a bounded drive)."""
+    holds_time: Callable[[], bool]
+    """Outside work (``busy()`` blocks, executor jobs, worker threads) is in flight."""
+    when_not_busy: Callable[[Callable[[], object]], bool]
+    """If ``busy()`` blocks are open, call the callback once they close; else False."""
+    nothing_left: Callable[[], bool]
+    """No timer, no loop deadline, no outside work: nothing can ever wake a task."""
+    report_deadlock: Callable[[], None]
+    """Raise (or deliver) :class:`~tickwork.Deadlock` for an autojump clock."""
+    next_quiescent_point: Callable[[], Awaitable[None]]
+    """Park until the running drive's next quiescent point (a joining idle wait)."""
 
 
 class Engine(Protocol):

@@ -39,10 +39,10 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from ._attached import LoopTimers, SimEventLoop, make_trio_clock, trio_instrument
+from ._attached import AttachedHost, LoopTimers, SimEventLoop, make_trio_clock, trio_instrument
 from ._blocked import describe_blocked
 from ._clock import MAX_NS, MAX_SECONDS, NS_PER_SECOND, First, Ticks, seconds_to_ns
-from ._engine import DEADLOCK_AFTER, Engine
+from ._engine import DEADLOCK_AFTER, Engine, EngineHost
 from ._engine_asyncio import AsyncioEngine
 from ._engine_trio import TrioEngine
 from ._exceptions import Deadlock
@@ -262,9 +262,9 @@ class SimClock:
         engine = self._engines.get(backend)
         if engine is None:
             engine = (
-                AsyncioEngine(self)
+                AsyncioEngine(self._engine_host())
                 if backend == "asyncio"
-                else TrioEngine(self, self._scheduling, attached=False)
+                else TrioEngine(self._engine_host(), self._scheduling, attached=False)
             )
             self._engines[backend] = engine
         return engine
@@ -296,7 +296,7 @@ class SimClock:
 
     def _is_busy(self) -> bool:
         """Outside work in flight: busy() blocks, executor jobs, default-limiter threads."""
-        return self.holds_time() or self._engine().threads_busy()
+        return self._holds_time() or self._engine().threads_busy()
 
     async def run_sync(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn`` in a worker thread; virtual time does not move until it returns."""
@@ -313,10 +313,12 @@ class SimClock:
             return {"loop_factory": self._new_asyncio_loop}
         if backend == "trio":
             self._attached = "trio"
-            self._attached_engine = engine = TrioEngine(self, self._scheduling, attached=True)
+            self._attached_engine = engine = TrioEngine(
+                self._engine_host(), self._scheduling, attached=True
+            )
             self._engines["trio"] = engine
             return {
-                "clock": make_trio_clock(self),
+                "clock": make_trio_clock(self._attached_host()),
                 "instruments": [trio_instrument(self._scheduling.enter, self._scheduling.exit)],
             }
         raise ValueError(f"SimClock backend must be 'asyncio' or 'trio', got {backend!r}")
@@ -344,42 +346,70 @@ class SimClock:
             raise RuntimeError("this SimClock is already attached to an event loop; make a new one")
         self._attached = "asyncio"
         timers = LoopTimers()
-        loop = SimEventLoop(self, timers)
-        self._attached_engine = engine = AsyncioEngine(self, loop, timers)
+        loop = SimEventLoop(self._attached_host(), timers)
+        self._attached_engine = engine = AsyncioEngine(self._engine_host(), loop, timers)
         self._engines["asyncio"] = engine
         if self.autojump:
             self._advancing = True
             self._jump_poke = engine.start_autojump()
         return loop
 
+    # The hooks engines and attached loops call: private, handed over as callables.
+
+    def _engine_host(self) -> EngineHost:
+        return EngineHost(
+            settle_rounds=self.settle_rounds,
+            autojump=self.autojump,
+            now=self.now,
+            now_ns=self.now_ns,
+            drive_step=self._drive_step,
+            step_moves_time=self._step_moves_time,
+            holds_time=self._holds_time,
+            when_not_busy=self._when_not_busy,
+            nothing_left=self._nothing_left,
+            report_deadlock=self._report_deadlock,
+            next_quiescent_point=self._next_quiescent_point,
+        )
+
+    def _attached_host(self) -> AttachedHost:
+        return AttachedHost(
+            now=self.now,
+            now_ns=self.now_ns,
+            loop_timer_added=self._loop_timer_added,
+            thread_work=self._thread_work,
+            idle_wait_expired=self._idle_wait_expired,
+            io_poll_skippable=self._io_poll_skippable,
+            trio_wants_deadline=self._trio_wants_deadline,
+        )
+
     # AttachedHost: callbacks from the attached loop.
 
-    def loop_timer_added(self) -> None:
+    def _loop_timer_added(self) -> None:
         """A loop timer was scheduled: an idle jump drive may now have somewhere to go."""
         if self._jump_poke is not None:
             self._jump_poke()
 
-    def thread_work(self, delta: int) -> None:
+    def _thread_work(self, delta: int) -> None:
         """An executor job started (+1) or ended (-1)."""
         self._threads += delta
         if not self._threads:
             self._work_ended()
 
-    def idle_wait_expired(self) -> None:
+    def _idle_wait_expired(self) -> None:
         """The attached loop waited in real time and nothing arrived."""
         self._engine().idle_wait_expired()
-        if self.autojump and self.nothing_left():
-            self.report_deadlock()
+        if self.autojump and self._nothing_left():
+            self._report_deadlock()
 
-    def io_poll_skippable(self) -> bool:
+    def _io_poll_skippable(self) -> bool:
         """A drive is waking timers due now: the loop need not poll I/O between them.
 
         The selector is polled again before time moves (and the asyncio monitor confirms
         quiescence after that poll), so I/O is still seen before any later instant.
         """
-        return self._advancing and not self.step_moves_time()
+        return self._advancing and not self._step_moves_time()
 
-    def trio_wants_deadline(self) -> bool:
+    def _trio_wants_deadline(self) -> bool:
         """The attached trio run is idle with a deadline ahead: start autojump lazily.
 
         True when that spawned the jump task (the run must not wait, it has work).
@@ -391,24 +421,24 @@ class SimClock:
 
     # EngineHost: what the drive engines ask of the clock (ADR 0021).
 
-    def holds_time(self) -> bool:
+    def _holds_time(self) -> bool:
         """``busy()`` blocks or attached executor jobs are in flight."""
         return bool(self._busy or self._threads)
 
-    def when_not_busy(self, callback: Callable[[], object]) -> bool:
+    def _when_not_busy(self, callback: Callable[[], object]) -> bool:
         """If ``busy()`` blocks are open, call ``callback`` once they close; else False."""
         if not self._busy:
             return False
         self._busy_zero.append(callback)
         return True
 
-    async def next_quiescent_point(self) -> None:
+    async def _next_quiescent_point(self) -> None:
         """Park until the running drive's next quiescent point."""
         waiter = Waiter()
         self._idle_waiters.append(waiter)
         await waiter.park(lambda: self._idle_waiters.remove(waiter))
 
-    def nothing_left(self) -> bool:
+    def _nothing_left(self) -> bool:
         """No timer, no loop deadline, no outside work: nothing can ever wake a task."""
         return (
             not self._timers.live
@@ -417,7 +447,7 @@ class SimClock:
             and not self._is_busy()
         )
 
-    def report_deadlock(self) -> None:
+    def _report_deadlock(self) -> None:
         """Report a deadlock: through clock.run's scope; attached, raised here (out of the
         loop); detached, in the task that made the clock (asyncio) or the autojump task."""
         error = Deadlock(
@@ -489,7 +519,7 @@ class SimClock:
         engine = self._attached_engine
         return None if engine is None else engine.loop_next_ns(self._now_ns)
 
-    def step_moves_time(self) -> bool:
+    def _step_moves_time(self) -> bool:
         """Whether the next step would move the time (or end the drive)."""
         if self._idle_waiters:
             return False
@@ -533,7 +563,7 @@ class SimClock:
                 return True
             # asyncio: cancelled but not yet resumed; its abort will find it gone.
 
-    def drive_step(self, target_ns: int | None) -> bool:
+    def _drive_step(self, target_ns: int | None) -> bool:
         """At a quiescent point: release idle waiters, else fire the next due timer.
 
         Returns False when nothing is left, with the time moved to ``target_ns`` (None:
