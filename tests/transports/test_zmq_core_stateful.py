@@ -30,6 +30,7 @@ Checked after every step and at the end:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -564,3 +565,43 @@ def test_cores_keep_exactly_once_order_and_credit_under_faults() -> None:
 def test_cores_keep_exactly_once_order_and_credit_under_faults_long() -> None:
     """The dedicated profile: many more machines, same checks."""
     _run(SLOW_EXAMPLES)
+
+
+def _replay(steps: Callable[[CoreMachine], None]) -> None:
+    machine = CoreMachine()
+    steps(machine)
+    machine.nothing_rejected_nothing_failed()
+    machine.receiver_buffers_at_most_the_window()
+    machine.teardown()
+
+
+def test_an_earlier_senders_end_of_stream_leaves_the_new_senders_ack_well_formed() -> None:
+    """Found by the machine: the old FIN moved ``done`` past ``delivered`` (a bad ACK)."""
+
+    def steps(m: CoreMachine) -> None:
+        m.setup(tx_window=0, rx_window=0, rx_binds=False)
+        m.calm(count=0)
+        m.close_sender(odds=0)
+        m.restart_sender(odds=0)
+        m.reconnect()
+        m.calm(count=0)
+
+    _replay(steps)
+
+
+def test_a_reconnected_receiver_sends_a_new_sender_no_ack_before_its_welcome() -> None:
+    """Found by the machine: an ACK about the old sender's stream granted the new one
+    credit (and could have acknowledged items it never delivered)."""
+
+    def steps(m: CoreMachine) -> None:
+        m.setup(tx_window=1, rx_window=1, rx_binds=False)
+        m.deliver(choice=0, to_receiver=False)
+        m.calm(count=1)
+        m.restart_sender(odds=0)
+        m.reconnect()
+        m.tick()
+        m.deliver(choice=0, to_receiver=False)
+        m.deliver_in_order(count=1)
+        m.calm(count=2)
+
+    _replay(steps)
