@@ -1,21 +1,26 @@
-"""ZeroMQ transport throughput: tickwork vs raw pyzmq.asyncio PAIR vs chrono-daemon 0.1.1.
+"""ZeroMQ transport: two-process throughput and latency, resend-buffer memory, one-process.
 
     uv sync --frozen --all-extras --group bench
     uv run --group bench python bench/bench_zmq.py [--quick] [--reps N] [--versions]
 
-Each measurement runs a producer task and a consumer task in one process and event
-loop, joined over loopback (``tcp://127.0.0.1`` or ``ipc://``), and reports messages
-per second from the first send to the last receive. Every contender encodes with
-msgspec msgpack and decodes with a typed msgspec decoder. ``maxsize`` is tickwork's
-end-to-end credit window and the other contenders' ZeroMQ high-water mark.
+Two processes (the main table): a child process sends, this process receives, over
+loopback (``tcp://127.0.0.1`` or ``ipc://``); messages/s from the first item received
+to the last (process start-up and connection set-up are not timed). Contenders, each
+on both ends: tickwork on asyncio, tickwork on trio (everything on: sequence numbers,
+the resend buffer, acknowledgements, credit, heartbeats), raw sync pyzmq PUSH/PULL
+with msgspec (no reliability: the practical ceiling for Python) and raw
+``zmq.asyncio`` PUSH/PULL with msgspec. ``maxsize`` is tickwork's credit window and
+the raw sockets' high-water marks. Latency: one item at a time there and back.
+``bench/_zmq_peers.py`` holds both sides of every two-process contender.
 
-Contenders:
-  tickwork  tickwork.transports.zmq (reliable: seq numbers, acks, resend buffer, credit)
-  raw       pyzmq.asyncio PAIR sockets + msgspec; no reliability (asyncio only)
-  chrono    chrono-daemon 0.1.1's ZMQ channel (PAIR on pyzmq.asyncio; asyncio only)
+Resend-buffer memory: a sender with ``maxsize=math.inf`` and no receiver holds every
+item; tracemalloc's heap growth per item held.
+
+One process (the second table): producer and consumer tasks in one event loop:
+tickwork vs raw pyzmq.asyncio PAIR vs chrono-daemon 0.1.1 (if installed).
 
 The machine is noisy (a shared 2-core box), so cases are interleaved and repeated;
-the table shows medians. Results are printed as a Markdown table.
+the tables show medians. Results are printed as Markdown tables.
 """
 
 # chrono-daemon lives in the `bench` dependency group only; `make test` type-checks
@@ -27,12 +32,15 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.metadata
+import math
+import os
 import platform
 import socket
 import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,14 +50,9 @@ import msgspec
 import zmq
 import zmq.asyncio
 
+from _zmq_peers import CONTENDERS as TWO_PROCESS
+from _zmq_peers import PAYLOADS, WARMUP_ROUNDS, latency, throughput
 from tickwork.transports.zmq import MsgpackSerde, open_zmq_receive, open_zmq_send
-
-SMALL_DICT: dict[str, Any] = {"id": 12345, "sensor": "thermo-1", "value": 21.5, "ok": True}
-KIB_BYTES = bytes(range(256)) * 4
-PAYLOADS: dict[str, tuple[Any, Any]] = {
-    "small dict": (SMALL_DICT, dict[str, Any]),
-    "1 KiB bytes": (KIB_BYTES, bytes),
-}
 
 Bench = Callable[[str, int, Any, Any, int], Awaitable[float]]
 
@@ -218,6 +221,117 @@ def print_table(results: Results, cases: list[Case]) -> None:
         )
 
 
+TwoResults = dict[tuple[str, Case], list[float]]
+
+TWO_LABELS: dict[str, str] = {
+    "tickwork-asyncio": "tickwork asyncio",
+    "tickwork-trio": "tickwork trio",
+    "raw-sync": "raw sync PUSH/PULL",
+    "raw-asyncio": "raw zmq.asyncio",
+}
+
+
+def print_two_process(results: TwoResults, cases: list[Case]) -> None:
+    def med(name: str, case: Case) -> float:
+        values = [v for v in results[name, case] if not math.isnan(v)]
+        return statistics.median(values) if values else math.nan
+
+    heads = [TWO_LABELS[name] for name in TWO_PROCESS]
+    print(
+        "| case | " + " | ".join(heads) + " | asyncio / sync | trio / sync "
+        "| asyncio / zmq.asyncio | trio / zmq.asyncio |"
+    )
+    print("|---|" + "---:|" * (len(heads) + 4))
+    for case in cases:
+        rates = [med(name, case) for name in TWO_PROCESS]
+        ours_a, ours_t, sync, aio = rates
+        ratios = [ours_a / sync, ours_t / sync, ours_a / aio, ours_t / aio]
+        print(
+            f"| {case.label()} | "
+            + " | ".join("n/a" if math.isnan(rate) else f"{rate:,.0f}" for rate in rates)
+            + " | "
+            + " | ".join("n/a" if math.isnan(r) else f"{r:.2f}x" for r in ratios)
+            + " |"
+        )
+
+
+def print_latency(samples: dict[tuple[str, str], list[float]]) -> None:
+    print("| transport | " + " | ".join(f"{TWO_LABELS[n]} p50 / p99" for n in TWO_PROCESS) + " |")
+    print("|---|" + "---:|" * len(TWO_PROCESS))
+    for transport in ("tcp", "ipc"):
+        cells: list[str] = []
+        for name in TWO_PROCESS:
+            times = sorted(samples[name, transport])
+            if not times:
+                cells.append("n/a (stalled)")
+                continue
+            p50 = times[len(times) // 2] * 1e6
+            p99 = times[min(len(times) - 1, int(len(times) * 0.99))] * 1e6
+            cells.append(f"{p50:,.0f} / {p99:,.0f} µs")
+        print(f"| {transport} | " + " | ".join(cells) + " |")
+
+
+MEMORY_ITEMS = 100_000
+
+
+def resend_buffer_bytes_per_item(payload: str) -> float:
+    """Heap growth per item held by a ``maxsize=math.inf`` sender that has no receiver."""
+    item, kind = PAYLOADS[payload]
+    serde: MsgpackSerde[Any] = MsgpackSerde(kind)
+
+    async def run() -> float:
+        address = f"memory://bench-memory-{os.getpid()}-{time.monotonic_ns()}"
+        async with open_zmq_send(address, maxsize=math.inf, serde=serde, linger_ms=0) as tx:
+            gc.collect()
+            tracemalloc.start()
+            try:
+                before = tracemalloc.get_traced_memory()[0]
+                for _ in range(MEMORY_ITEMS):
+                    tx.send_nowait(item)
+                after = tracemalloc.get_traced_memory()[0]
+            finally:
+                tracemalloc.stop()
+            assert tx.transport_statistics().in_flight == MEMORY_ITEMS
+            return (after - before) / MEMORY_ITEMS
+
+    return anyio.run(run)
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def run_two_process(cases: list[Case], reps: int, count: int, rounds: int, tmp: str) -> None:
+    results: TwoResults = {}
+    samples: dict[tuple[str, str], list[float]] = {}
+    print(f"two processes, start: {load()}", file=sys.stderr)
+    for rep in range(reps):
+        for case in cases:
+            for name in TWO_PROCESS:
+                gc.collect()
+                rate = throughput(name, case.transport, case.payload, case.maxsize, count, tmp)
+                results.setdefault((name, case), []).append(rate)
+        for transport in ("tcp", "ipc"):
+            for name in TWO_PROCESS:
+                times = latency(name, transport, "small dict", rounds, tmp)
+                samples.setdefault((name, transport), []).extend(times)
+        print(f"two processes: rep {rep + 1}/{reps} done, {load()}", file=sys.stderr)
+    print(
+        f"\n## Two processes: {count:,} messages per measurement, median of {reps} "
+        f"interleaved reps; messages/s, larger is better ({load()} at the end).\n"
+    )
+    print_two_process(results, cases)
+    print(
+        f"\nRound trip, one small dict at a time ({rounds:,} per rep after "
+        f"{WARMUP_ROUNDS} warm-up, all reps pooled):\n"
+    )
+    print_latency(samples)
+    print("\nResend buffer (maxsize=math.inf, no receiver, 100,000 items held):\n")
+    for payload in PAYLOADS:
+        print(f"- {payload}: {resend_buffer_bytes_per_item(payload):,.0f} bytes per item")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer messages and reps")
@@ -227,12 +341,17 @@ def main() -> int:
     parser.add_argument(
         "--backend", choices=["asyncio", "trio"], default=None, help="only this backend"
     )
+    parser.add_argument(
+        "--only", choices=["two-process", "one-process"], default=None, help="one part only"
+    )
     args = parser.parse_args()
     print(versions())
     if args.versions:
         return 0
     reps = args.reps or (2 if args.quick else 5)
     count = args.count or (2_000 if args.quick else 20_000)
+    two_count = args.count or (5_000 if args.quick else 50_000)
+    rounds = 200 if args.quick else 1_000
     try:
         import chrono_daemon  # noqa: F401
     except ImportError:
@@ -250,18 +369,22 @@ def main() -> int:
         for backend in backends
         if args.backend is None or backend == args.backend
     ]
-    results: Results = {}
     with tempfile.TemporaryDirectory(prefix="twb-") as tmp:
+        if args.only != "one-process":
+            run_two_process(cases, reps, two_count, rounds, tmp)
+        if args.only == "two-process":
+            return 0
+        results: Results = {}
         for rep in range(reps):
             # Interleave: every contender runs every case once per rep.
             for case in cases:
                 for name, backend in runs:
                     rate = measure(name, backend, case, count, tmp)
                     results.setdefault((name, backend, case), []).append(rate)
-            print(f"rep {rep + 1}/{reps} done", file=sys.stderr)
+            print(f"one process: rep {rep + 1}/{reps} done", file=sys.stderr)
     print(
-        f"\n{count:,} messages per measurement, median of {reps} interleaved reps; "
-        "messages/s, larger is better.\n"
+        f"\n## One process: {count:,} messages per measurement, median of {reps} "
+        "interleaved reps; messages/s, larger is better.\n"
     )
     print_table(results, cases)
     return 0

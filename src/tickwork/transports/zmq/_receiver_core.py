@@ -100,6 +100,7 @@ class ReceiverCore(CoreBase):
         "pending_errors",
         "received",
         "refused",
+        "regreeting",
         "rejected",
         "sender_session",
         "session",
@@ -132,6 +133,7 @@ class ReceiverCore(CoreBase):
         self.limit_adv: int = 0
         self.done_adv: int = 0
         self.welcomed: bool = False
+        self.regreeting: bool = False  # reconnected, not yet welcomed again: no ACKs
         self.peer: Peer = None
         self.hello_peer: Peer = None
         self.buffer: deque[Entry] = deque()
@@ -183,7 +185,8 @@ class ReceiverCore(CoreBase):
         entry = buffer.popleft()
         seq, payload = entry
         if seq:
-            if self.old_items:
+            old = self.old_items > 0  # seq counts in an earlier sender's stream
+            if old:
                 self.old_items -= 1
             else:
                 self.delivered = seq
@@ -192,7 +195,8 @@ class ReceiverCore(CoreBase):
                 self._maybe_ack(waiting=False)
             if payload is Marker.FIN:
                 self.eof = True
-                self.done = seq
+                if not old:
+                    self.done = seq
                 self.delivered_count -= 1
                 self._send_ack(self.limit_adv)
         elif isinstance(payload, FrameError):
@@ -328,7 +332,12 @@ class ReceiverCore(CoreBase):
             return False
 
     def on_connected(self) -> None:
-        """Our DEALER (re)connected to a binding sender: greet it straight away."""
+        """Our DEALER (re)connected to a binding sender: greet it straight away.
+
+        Until its WELCOME arrives this end sends no ACK: the binder may be a new sending
+        process, which would read our position in the old one's stream as its own.
+        """
+        self.regreeting = self.welcomed
         self._send_hello(None)
 
     def on_tick(self, now: float) -> None:
@@ -341,7 +350,7 @@ class ReceiverCore(CoreBase):
         if self.closed:
             if self.welcomed and not self.close_acked:
                 self._send_close(self.peer)
-        elif self.welcomed:
+        elif self.welcomed and not self.regreeting:
             self._send_ack(self.limit_adv)
             if self.waiting:
                 self._maybe_ack(waiting=True)
@@ -407,7 +416,7 @@ class ReceiverCore(CoreBase):
             self.out.append((self.peer, frame))
 
     def _send_ack(self, limit: int) -> None:
-        if not self.welcomed:
+        if not self.welcomed or self.regreeting:
             return
         limit = max(limit, self.limit_adv, self.delivered)
         self.limit_adv = limit
@@ -506,6 +515,7 @@ class ReceiverCore(CoreBase):
         if not self.welcomed or switched or session != self.sender_session:
             self.handshakes += 1
         self.peer = peer
+        self.regreeting = False
         if session != self.sender_session:
             # A new sending process: a fresh sequence space.
             self.old_items = sum(1 for seq, _ in self.buffer if seq)
